@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import ShardScanEngine
+import ShardScanStore
+
+/// `shardscan demo`: the whole flow on a small mirror built on the spot.
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build a small demo mirror (three shards, fake secrets, decoys) and scan it.",
+        discussion: "Rebuilds DIR/mirror and DIR/shardscan.sqlite on every run; DIR holds nothing else."
+    )
+
+    @OptionGroup var rules: RuleOptions
+
+    @Argument(help: "Where to build the demo.")
+    var directory = "shardscan-demo"
+
+    static let marker = ".shardscan-demo"
+
+    func run() async throws {
+        let fileManager = FileManager.default
+        let root = URL(fileURLWithPath: directory)
+        if fileManager.fileExists(atPath: root.path) {
+            guard fileManager.fileExists(atPath: root.appendingPathComponent(Self.marker).path) else {
+                throw ValidationError("\(directory) exists and is not a shardscan demo folder; name another")
+            }
+            try fileManager.removeItem(at: root)
+        }
+        let mirror = root.appendingPathComponent("mirror")
+        try fileManager.createDirectory(at: mirror, withIntermediateDirectories: true)
+        _ = fileManager.createFile(atPath: root.appendingPathComponent(Self.marker).path, contents: Data())
+        let shards = try DemoMirror.build(at: mirror.path)
+        printError("built \(shards.count) shards under \(mirror.path)")
+
+        let ruleSet = try rules.loadRuleSet()
+        for diagnostic in ruleSet.errors { printError("\(diagnostic) (rule skipped)") }
+        let storePath = root.appendingPathComponent("shardscan.sqlite").path
+        let store = try Store(path: storePath)
+        let status = try runScan(
+            sources: ShardLocator.locate([mirror.path], branch: "code"), store: store, ruleSet: ruleSet,
+            options: ScanOptions(), quiet: false, jsonPath: nil)
+        print(try FindingsOutput.render(try store.findings(FindingQuery()).map { $0.redacted() }, as: .table))
+        print(
+            """
+            Next, try:
+              shardscan findings --db \(storePath) --project acme_utils
+              shardscan status --db \(storePath)
+              shardscan scan --db \(storePath) \(mirror.path)    # nothing new: exit 0
+            """)
+        if status == 2 { throw ExitCode(2) }
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import ShardScanStore
+
+/// The formats findings print in.
+enum FindingsFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, jsonl
+}
+
+/// Renders finding rows (already redacted or not, as the user asked).
+enum FindingsOutput {
+    static func render(_ rows: [FindingRow], as format: FindingsFormat) throws -> String {
+        switch format {
+        case .json:
+            return try jsonText(rows) + "\n"
+        case .jsonl:
+            return try rows.map { try jsonText($0, pretty: false) + "\n" }.joined()
+        case .table:
+            guard !rows.isEmpty else { return "" }
+            var lines = [
+                [padded("PROJECT", 22), padded("VERSION", 10), padded("RULE", 28), padded("SECRET", 14), "WHERE"]
+                    .joined(separator: " ")
+            ]
+            for row in rows {
+                let project = row.project.isEmpty ? "-" : row.project
+                let place = "\(row.shard):\(row.shardPath):\(row.line):\(row.column)"
+                lines.append(
+                    [
+                        padded(project, 22), padded(row.version.isEmpty ? "-" : row.version, 10), padded(row.rule, 28),
+                        padded(row.secret, 14), place,
+                    ].joined(separator: " "))
+            }
+            return lines.joined(separator: "\n") + "\n"
+        }
+    }
+
+    /// Writes `text` to `path` atomically, so a reader never sees half a report.
+    static func write(_ text: String, to path: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import ShardScanCore
+import ShardScanEngine
+
+/// `shardscan rules check`: every rule parses, compiles and passes its own examples.
+struct RulesCheck: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Parse and compile rule packs and run their examples; exit 0 only when all pass.",
+        discussion: "Problems are printed as file:line: error: rule ID: message."
+    )
+
+    @Argument(help: "Rule pack files or folders (default: the Rules folder).")
+    var paths: [String] = []
+
+    func run() async throws {
+        let packs = try RuleOptions.resolve(paths)
+        let loaded = RulePackLoader.load(paths: packs)
+        let ruleSet = RuleSet(loaded)
+        var problems = ruleSet.diagnostics
+        for result in RuleTester.run(ruleSet) where !result.passed {
+            problems.append(RuleDiagnostic(.error, result.location, rule: result.ruleID, result.problem ?? "failed"))
+        }
+        for compiled in ruleSet.rules {
+            let rule = compiled.rule
+            if rule.examples.isEmpty {
+                problems.append(RuleDiagnostic(.warning, rule.source, rule: rule.id, "no examples"))
+            }
+            if rule.negativeExamples.isEmpty {
+                problems.append(RuleDiagnostic(.warning, rule.source, rule: rule.id, "no negative examples"))
+            }
+        }
+        problems.sort { ($0.location.file, $0.location.line) < ($1.location.file, $1.location.line) }
+        for problem in problems { print(problem) }
+        let errors = problems.filter { $0.level == .error }.count
+        let warnings = problems.count - errors
+        print(
+            "\(loaded.files.count) files, \(ruleSet.rules.count) rules compiled: \(errors) errors, \(warnings) warnings")
+        if errors > 0 { throw ExitCode.failure }
+    }
+}

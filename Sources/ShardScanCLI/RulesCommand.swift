@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `shardscan rules`: tools for rule authors.
+struct RulesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rules",
+        abstract: "Check and test rule packs.",
+        subcommands: [RulesCheck.self, RulesTest.self]
+    )
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import ShardScanEngine
+import ShardScanStore
+
+/// `shardscan scan`: the nightly job.
+struct Scan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Scan every blob new since each shard's watermark and record findings in the store.",
+        discussion: """
+            Each argument is a mirror root (every git repository directly under it is a shard), a shard \
+            repository, or a repository with one remote per shard (refs/remotes/<shard>/<branch>).
+            Exit status: 0 no new findings, 1 new findings, 2 error (a shard failed, or the scan could not run).
+            """
+    )
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var rules: RuleOptions
+    @OptionGroup var secrets: SecretOptions
+
+    @Option(help: "The branch whose history holds the releases.")
+    var branch = "code"
+
+    @Option(help: "Skip (and count) blobs larger than this many bytes.")
+    var maxBlobSize = 50_000_000
+
+    @Option(help: ArgumentHelp("Also write the run's new findings as JSON rows to this file.", valueName: "file"))
+    var json: String?
+
+    @Option(help: .hidden)
+    var batchCommits = ScanOptions().batchCommits
+
+    @Flag(help: "No progress or summary; warnings and errors only.")
+    var quiet = false
+
+    @Flag(help: "Exit 0 even when there are new findings.")
+    var exitZero = false
+
+    @Argument(help: "Mirror roots, shard repositories, or many-remote repositories.")
+    var paths: [String]
+
+    func validate() throws {
+        if paths.isEmpty { throw ValidationError("name at least one mirror root or shard") }
+        if maxBlobSize <= 0 { throw ValidationError("--max-blob-size must be positive") }
+        if batchCommits <= 0 { throw ValidationError("--batch-commits must be positive") }
+    }
+
+    func run() async throws {
+        let ruleSet = try rules.loadRuleSet()
+        for diagnostic in ruleSet.errors { printError("\(diagnostic) (rule skipped)") }
+        guard !ruleSet.rules.isEmpty else {
+            printError("error: no rules compiled")
+            throw ExitCode(2)
+        }
+        var options = ScanOptions()
+        options.maxBlobSize = maxBlobSize
+        options.batchCommits = batchCommits
+        let exitCode = try runScan(
+            sources: ShardLocator.locate(paths, branch: branch), store: store.open(), ruleSet: ruleSet,
+            options: options, quiet: quiet, jsonPath: json, showSecrets: secrets.showSecrets)
+        if exitCode == 1 && exitZero { return }
+        if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+}
+
+/// Runs a scan and prints its summary; returns the exit status (0 clean, 1 new findings, 2 errors).
+func runScan(
+    sources: [ShardSource], store: Store, ruleSet: RuleSet, options: ScanOptions, quiet: Bool, jsonPath: String?,
+    showSecrets: Bool = false
+) throws -> Int32 {
+    let progress = ScanProgress(quiet: quiet)
+    let summary = try MirrorScan(store: store, ruleSet: ruleSet, options: options).run(sources) {
+        progress.handle($0)
+    }
+    if !quiet {
+        printError(ScanProgress.summary(summary, byRule: try store.findingCountsByRule(runID: summary.runID)))
+    }
+    if let jsonPath {
+        let rows = try store.findings(FindingQuery(runID: summary.runID)).map { showSecrets ? $0 : $0.redacted() }
+        try FindingsOutput.write(try FindingsOutput.render(rows, as: .json), to: jsonPath)
+    }
+    if !summary.failedShards.isEmpty { return 2 }
+    return summary.counters.findingsNew > 0 ? 1 : 0
+}

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import ShardScanCore
+import ShardScanEngine
+
+/// `shardscan scan-text`: the rule author's loop over one file.
+struct ScanText: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan-text",
+        abstract: "Scan one file (or standard input) and print what the rules find.",
+        discussion: "Exit status: 0 nothing found, 1 findings, 2 error. Secrets are redacted unless --show-secrets."
+    )
+
+    @OptionGroup var rules: RuleOptions
+
+    @Option(help: "Output format.")
+    var format: TextFormat = .table
+
+    @Flag(help: "Print secrets in full instead of redacted.")
+    var showSecrets = false
+
+    @Argument(help: "The file to scan; - for standard input. Its path is what the rules' `paths` globs see.")
+    var file: String = "-"
+
+    enum TextFormat: String, ExpressibleByArgument, CaseIterable {
+        case table, json
+    }
+
+    func run() async throws {
+        let ruleSet = try rules.loadRuleSet()
+        for diagnostic in ruleSet.errors { printError("\(diagnostic) (rule skipped)") }
+        if ruleSet.rules.isEmpty {
+            printError("error: no rules compiled")
+            throw ExitCode(2)
+        }
+
+        let data: Data
+        do {
+            data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+        } catch {
+            printError("error: cannot read \(file): \(error.localizedDescription)")
+            throw ExitCode(2)
+        }
+        let matcher = Matcher(ruleSet: ruleSet)
+        let outcome = data.withUnsafeBytes { matcher.scan($0, path: file == "-" ? nil : file) }
+        let rulesByID = Dictionary(ruleSet.rules.map { ($0.rule.id, $0.rule) }, uniquingKeysWith: { first, _ in first })
+
+        switch format {
+        case .json:
+            let report = TextScanReport(
+                file: file,
+                findings: outcome.findings.map { TextScanReport.Row($0, rule: rulesByID[$0.ruleID], showSecret: showSecrets) },
+                ruleFailures: outcome.failures)
+            print(try jsonText(report))
+        case .table:
+            for finding in outcome.findings {
+                let rule = rulesByID[finding.ruleID]
+                let location = "\(file):\(finding.line):\(finding.column)"
+                print(
+                    "\(padded(location, 28)) \(padded(finding.ruleID, 30)) "
+                        + "\(padded(rule?.severity.rawValue ?? "", 8)) \(showSecrets ? finding.secret : redact(finding.secret))")
+            }
+            printError("\(outcome.findings.count) findings in \(data.count) bytes from \(ruleSet.rules.count) rules")
+        }
+        for failure in outcome.failures { printError("warning: \(failure)") }
+        if !outcome.findings.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// The JSON form of `scan-text` output.
+struct TextScanReport: Encodable {
+    var file: String
+    var findings: [Row]
+    var ruleFailures: [RuleFailure]
+
+    enum CodingKeys: String, CodingKey {
+        case file, findings
+        case ruleFailures = "rule_failures"
+    }
+
+    struct Row: Encodable {
+        var rule: String
+        var name: String
+        var severity: String
+        var confidence: String
+        var line: Int
+        var column: Int
+        var endLine: Int
+        var endColumn: Int
+        var secret: String
+        var entropy: Double
+        var snippet: String
+
+        enum CodingKeys: String, CodingKey {
+            case rule, name, severity, confidence, line, column, secret, entropy, snippet
+            case endLine = "end_line"
+            case endColumn = "end_column"
+        }
+
+        init(_ finding: Finding, rule: Rule?, showSecret: Bool) {
+            self.rule = finding.ruleID
+            self.name = rule?.name ?? ""
+            self.severity = rule?.severity.rawValue ?? ""
+            self.confidence = rule?.confidence.rawValue ?? ""
+            self.line = finding.line
+            self.column = finding.column
+            self.endLine = finding.endLine
+            self.endColumn = finding.endColumn
+            self.secret = showSecret ? finding.secret : redact(finding.secret)
+            self.entropy = (finding.entropy * 1000).rounded() / 1000
+            self.snippet = finding.snippet(showSecret: showSecret)
+        }
+    }
+}

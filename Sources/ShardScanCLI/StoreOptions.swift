@@ -1,0 +1,27 @@
+import ArgumentParser
+import ShardScanStore
+
+/// `--db`, shared by every command that reads or writes the store.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .customLong("db"), help: ArgumentHelp("The SQLite store.", valueName: "path"))
+    var path = "shardscan.sqlite"
+
+    func open() throws -> Store {
+        do {
+            return try Store(path: path)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// `--show-secrets`, shared by every command that prints findings.
+struct SecretOptions: ParsableArguments {
+    @Flag(help: "Print secrets in full instead of redacted (e.g. ghp_Ab…).")
+    var showSecrets = false
+
+    func present(_ rows: [FindingRow]) -> [FindingRow] {
+        showSecrets ? rows : rows.map { $0.redacted() }
+    }
+}

@@ -1,0 +1,27 @@
+/// CRC-32 (IEEE 802.3, the zlib polynomial) of `bytes`.
+public func crc32(_ bytes: some Sequence<UInt8>) -> UInt32 {
+    var crc: UInt32 = 0xFFFF_FFFF
+    for byte in bytes {
+        crc = crc32Table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8)
+    }
+    return crc ^ 0xFFFF_FFFF
+}
+
+private let crc32Table: [UInt32] = (0..<256).map { index in
+    var value = UInt32(index)
+    for _ in 0..<8 { value = value & 1 == 1 ? 0xEDB8_8320 ^ (value >> 1) : value >> 1 }
+    return value
+}
+
+/// `value` in base 62 (`0-9A-Za-z`), left-padded with `0` to `width` digits.
+public func base62(_ value: UInt32, width: Int) -> String {
+    let digits = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+    var remaining = value
+    var out: [Character] = []
+    repeat {
+        out.append(digits[Int(remaining % 62)])
+        remaining /= 62
+    } while remaining > 0
+    while out.count < width { out.append("0") }
+    return String(out.reversed())
+}

@@ -1,0 +1,33 @@
+import Crypto
+import Foundation
+
+/// SHA-256 of `text`'s UTF-8 bytes, as 64 lower-case hex digits.
+public func sha256Hex(_ text: String) -> String {
+    SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+}
+
+extension Finding {
+    /// Identifies one secret found by one rule, wherever it appears: stable across runs, releases and shards.
+    public static func fingerprint(ruleID: String, secret: String) -> String {
+        sha256Hex(ruleID + "\u{0}" + secret)
+    }
+}
+
+extension Rule {
+    /// Everything about the rule that changes what it finds, as text. Names, descriptions and
+    /// examples are left out, so editing them does not force a rescan.
+    var matchingDefinition: String {
+        [
+            id, pattern, minEntropy.map { "\($0)" } ?? "-", keywords.joined(separator: "\u{1}"),
+            stopwords.joined(separator: "\u{1}"), paths.include.map(\.pattern).joined(separator: "\u{1}"),
+            paths.exclude.map(\.pattern).joined(separator: "\u{1}"),
+        ].joined(separator: "\u{0}")
+    }
+
+    /// The digest of a rule set: blobs scanned under one digest are not scanned again under it.
+    /// `engineVersion` is part of it so that matching changes in the engine force a rescan too.
+    public static func digest(of rules: [Rule], engineVersion: String) -> String {
+        let body = rules.map(\.matchingDefinition).sorted().joined(separator: "\n")
+        return sha256Hex("shardscan-rules/1\n\(engineVersion)\n\(body)")
+    }
+}

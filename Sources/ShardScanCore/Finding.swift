@@ -1,0 +1,56 @@
+/// One secret found by one rule in one buffer.
+public struct Finding: Sendable, Equatable, Codable {
+    public var ruleID: String
+    /// Byte range of the secret in the buffer.
+    public var start: Int
+    public var end: Int
+    /// 1-based line and byte column of the secret's first byte.
+    public var line: Int
+    public var column: Int
+    /// 1-based line and byte column just after the secret's last byte.
+    public var endLine: Int
+    public var endColumn: Int
+    /// The secret as text (bytes that are not UTF-8 replaced with U+FFFD). Never print it unredacted
+    /// unless the user asked for secrets.
+    public var secret: String
+    /// Shannon entropy of the secret's bytes, in bits per byte.
+    public var entropy: Double
+    /// Up to a few dozen bytes of the secret's line before and after it.
+    public var snippetBefore: String
+    public var snippetAfter: String
+
+    public init(
+        ruleID: String, start: Int, end: Int, line: Int, column: Int, endLine: Int, endColumn: Int, secret: String,
+        entropy: Double, snippetBefore: String, snippetAfter: String
+    ) {
+        self.ruleID = ruleID
+        self.start = start
+        self.end = end
+        self.line = line
+        self.column = column
+        self.endLine = endLine
+        self.endColumn = endColumn
+        self.secret = secret
+        self.entropy = entropy
+        self.snippetBefore = snippetBefore
+        self.snippetAfter = snippetAfter
+    }
+
+    /// The snippet with the secret redacted, or in full when `showSecret` is set.
+    public func snippet(showSecret: Bool) -> String {
+        snippetBefore + (showSecret ? secret : redact(secret)) + snippetAfter
+    }
+}
+
+/// A rule that could not finish on a buffer, so its answer there is unknown.
+public struct RuleFailure: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var ruleID: String
+    public var message: String
+
+    public init(ruleID: String, message: String) {
+        self.ruleID = ruleID
+        self.message = message
+    }
+
+    public var description: String { "rule \(ruleID): \(message)" }
+}

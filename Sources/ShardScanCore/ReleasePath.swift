@@ -1,0 +1,83 @@
+/// A path in a mirror shard, split into the release it belongs to and the path inside that release.
+///
+/// `packages/<project>/<release file>/<path inside the archive>`; any other path keeps an empty project.
+public struct ReleasePath: Sendable, Equatable, Hashable {
+    /// The project name as the mirror spells it.
+    public var project: String
+    /// PEP 503 normal form: lower case, runs of `-`, `_` and `.` as one `-`.
+    public var projectNormalized: String
+    /// Parsed from the release file name; empty when the name does not parse.
+    public var version: String
+    /// The release file, e.g. `requests-2.31.0.tar.gz`.
+    public var filename: String
+    /// The path inside the release (the whole shard path when outside `packages/`).
+    public var innerPath: String
+
+    public init(project: String, version: String, filename: String, innerPath: String) {
+        self.project = project
+        self.projectNormalized = Self.normalize(project)
+        self.version = version
+        self.filename = filename
+        self.innerPath = innerPath
+    }
+
+    /// Splits a path from a shard's tree.
+    public static func parse(_ shardPath: String) -> ReleasePath {
+        let parts = shardPath.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts[0] == "packages", !parts[1].isEmpty, !parts[2].isEmpty else {
+            return ReleasePath(project: "", version: "", filename: "", innerPath: shardPath)
+        }
+        let project = String(parts[1])
+        let filename = String(parts[2])
+        return ReleasePath(
+            project: project, version: version(of: filename, project: project), filename: filename,
+            innerPath: parts.count == 4 ? String(parts[3]) : "")
+    }
+
+    /// PEP 503 normalisation of a project name.
+    public static func normalize(_ name: String) -> String {
+        var out = ""
+        var lastWasSeparator = false
+        for character in name.lowercased() {
+            if character == "-" || character == "_" || character == "." {
+                if !lastWasSeparator { out.append("-") }
+                lastWasSeparator = true
+            } else {
+                out.append(character)
+                lastWasSeparator = false
+            }
+        }
+        return out
+    }
+
+    static let sdistSuffixes = [".tar.gz", ".tar.bz2", ".tar.xz", ".tar.Z", ".tgz", ".tbz", ".tar", ".zip"]
+
+    /// The version in a release file name: wheels and eggs by their fixed fields, sdists by removing
+    /// the project name; `""` when the name does not parse.
+    static func version(of filename: String, project: String) -> String {
+        if filename.hasSuffix(".whl") || filename.hasSuffix(".egg") {
+            // {name}-{version}(-{build})?-{python}-{abi}-{platform}.whl, {name}-{version}(-pyX.Y(-platform)?)?.egg;
+            // names in these formats have `-` escaped as `_`, so the version is the second field.
+            let fields = filename.dropLast(4).split(separator: "-", omittingEmptySubsequences: false)
+            return fields.count >= 2 && startsWithDigit(fields[1]) ? String(fields[1]) : ""
+        }
+        guard let suffix = sdistSuffixes.first(where: { filename.lowercased().hasSuffix($0.lowercased()) }) else {
+            return ""
+        }
+        let stem = filename.dropLast(suffix.count)
+        let wanted = normalize(project)
+        // The project name may itself hold `-`: take the split whose left side is the project.
+        var dashes = stem.indices.filter { stem[$0] == "-" }
+        if let index = dashes.first(where: { normalize(String(stem[..<$0])) == wanted }) {
+            let version = stem[stem.index(after: index)...]
+            return version.isEmpty ? "" : String(version)
+        }
+        dashes.removeAll { !startsWithDigit(stem[stem.index(after: $0)...]) }
+        if let index = dashes.first { return String(stem[stem.index(after: index)...]) }
+        return ""
+    }
+
+    private static func startsWithDigit(_ text: Substring) -> Bool {
+        text.first?.isASCII == true && text.first?.isNumber == true
+    }
+}

@@ -1,0 +1,44 @@
+import ShardScanCore
+import ShardScanStore
+
+/// One run over many shards: starts the run in the store, scans each shard, ends the run.
+public struct MirrorScan {
+    public let store: Store
+    public let ruleSet: RuleSet
+    public let options: ScanOptions
+
+    /// Bumped when matching behaviour changes, so that stores rescan blobs scanned by older engines.
+    public static let engineVersion = "1"
+
+    public init(store: Store, ruleSet: RuleSet, options: ScanOptions = ScanOptions()) {
+        self.store = store
+        self.ruleSet = ruleSet
+        self.options = options
+    }
+
+    /// What a run did.
+    public struct Summary: Sendable {
+        public var runID: Int64
+        public var shards: [ShardResult]
+        public var counters: RunCounters
+
+        public var failedShards: [ShardResult] { shards.filter { $0.status == .failed } }
+    }
+
+    /// Scans every source in turn; one failing shard never stops the others.
+    public func run(_ sources: [ShardSource], report: @escaping (ScanEvent) -> Void) throws -> Summary {
+        let digest = Rule.digest(of: ruleSet.rules.map(\.rule), engineVersion: Self.engineVersion)
+        let ruleSetID = try store.ruleSetID(digest: digest)
+        let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: ruleSet.rules.count)
+        let scanner = ShardScanner(
+            store: store, ruleSet: ruleSet, ruleSetID: ruleSetID, runID: runID, options: options, report: report)
+        var summary = Summary(runID: runID, shards: [], counters: RunCounters())
+        for source in sources {
+            let result = scanner.scan(source)
+            summary.shards.append(result)
+            summary.counters += result.counters
+        }
+        try store.finishRun(runID, status: summary.failedShards.isEmpty ? "finished" : "finished-with-errors")
+        return summary
+    }
+}

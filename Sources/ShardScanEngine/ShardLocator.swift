@@ -1,0 +1,105 @@
+import Foundation
+import Git
+
+/// A shard to scan: a repository and the reference whose history holds its releases.
+public struct ShardSource: Sendable, Equatable {
+    /// The directory name (without `.git`) or, in the one-repository-many-remotes layout, the remote name.
+    public var name: String
+    public var repositoryPath: String
+    /// The full reference name, e.g. `refs/remotes/origin/code`; `nil` when the shard cannot be scanned.
+    public var reference: String?
+    /// Why the shard cannot be scanned.
+    public var problem: String?
+
+    public init(name: String, repositoryPath: String, reference: String?, problem: String? = nil) {
+        self.name = name
+        self.repositoryPath = repositoryPath
+        self.reference = reference
+        self.problem = problem
+    }
+}
+
+/// Finds the shards named on the command line.
+public enum ShardLocator {
+    /// Each argument is a shard repository, a repository with one remote per shard
+    /// (`refs/remotes/<shard>/<branch>`), or a mirror root whose direct subfolders are shard repositories.
+    /// Sources that cannot be scanned come back with a ``ShardSource/problem`` instead of being dropped.
+    public static func locate(_ arguments: [String], branch: String) -> [ShardSource] {
+        var sources: [ShardSource] = []
+        for argument in arguments {
+            let path = (argument as NSString).standardizingPath
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                sources.append(ShardSource(name: shardName(path), repositoryPath: path, reference: nil, problem: "no such file or folder"))
+                continue
+            }
+            if let repository = try? Repository(at: path) {
+                sources += shards(in: repository, at: path, branch: branch)
+                continue
+            }
+            guard isDirectory.boolValue else {
+                sources.append(ShardSource(name: shardName(path), repositoryPath: path, reference: nil, problem: "not a git repository"))
+                continue
+            }
+            let children = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            var found = false
+            for child in children.sorted() {
+                let childPath = (path as NSString).appendingPathComponent(child)
+                var childIsDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: childPath, isDirectory: &childIsDirectory),
+                    childIsDirectory.boolValue, !child.hasPrefix(".")
+                else { continue }
+                do {
+                    let repository = try Repository(at: childPath)
+                    sources += shards(in: repository, at: childPath, branch: branch)
+                    found = true
+                } catch {
+                    // A folder that looks like a repository but does not open is a broken shard, not noise.
+                    if looksLikeRepository(childPath) {
+                        sources.append(ShardSource(name: shardName(childPath), repositoryPath: childPath, reference: nil, problem: error.message))
+                        found = true
+                    }
+                }
+            }
+            if !found {
+                sources.append(ShardSource(name: shardName(path), repositoryPath: path, reference: nil, problem: "not a git repository, and no git repositories directly under it"))
+            }
+        }
+        return sources
+    }
+
+    static func shards(in repository: Repository, at path: String, branch: String) -> [ShardSource] {
+        let remotes = (try? repository.referenceNames(matching: "refs/remotes/*/\(branch)")) ?? []
+        if remotes.count > 1 {
+            return remotes.map { reference in
+                let remote = reference.dropFirst("refs/remotes/".count).dropLast(branch.count + 1)
+                return ShardSource(name: String(remote), repositoryPath: path, reference: reference)
+            }
+        }
+        if let reference = remotes.first {
+            // A clone of one shard: `git fetch` moves the remote-tracking branch, not the local one.
+            let remote = String(reference.dropFirst("refs/remotes/".count).dropLast(branch.count + 1))
+            return [ShardSource(name: remote == "origin" ? shardName(path) : remote, repositoryPath: path, reference: reference)]
+        }
+        let local = "refs/heads/\(branch)"
+        if (try? repository.commitID(ofReference: local)) != nil {
+            return [ShardSource(name: shardName(path), repositoryPath: path, reference: local)]
+        }
+        return [
+            ShardSource(
+                name: shardName(path), repositoryPath: path, reference: nil,
+                problem: "no branch `\(branch)` (looked for \(local) and refs/remotes/*/\(branch))")
+        ]
+    }
+
+    static func shardName(_ path: String) -> String {
+        let name = (path as NSString).lastPathComponent
+        return name.hasSuffix(".git") ? String(name.dropLast(4)) : name
+    }
+
+    static func looksLikeRepository(_ path: String) -> Bool {
+        let fileManager = FileManager.default
+        return fileManager.fileExists(atPath: path + "/.git")
+            || (fileManager.fileExists(atPath: path + "/HEAD") && fileManager.fileExists(atPath: path + "/objects"))
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import GRDB
+import ShardScanCore
+
+/// Work done on one shard since the last write, written in one transaction together with the
+/// shard's new watermark.
+public struct Batch: Sendable {
+    public var runID: Int64
+    public var shardID: Int64
+    /// The commit (hex) every change up to which is in this batch or already stored.
+    public var watermark: String?
+    public var blobs: [ScannedBlob] = []
+    public var locations: [BlobLocation] = []
+    public var counters = RunCounters()
+
+    public init(runID: Int64, shardID: Int64) {
+        self.runID = runID
+        self.shardID = shardID
+    }
+
+    public var isEmpty: Bool { watermark == nil && blobs.isEmpty && locations.isEmpty }
+}
+
+/// A blob read and scanned (or skipped) for the first time under the current rule set.
+public struct ScannedBlob: Sendable {
+    public var oid: Data
+    public var size: Int
+    /// Why it was not scanned (`binary`, `too-large`), or `nil`.
+    public var skipped: String?
+    public var findings: [Finding]
+
+    public init(oid: Data, size: Int, skipped: String?, findings: [Finding]) {
+        self.oid = oid
+        self.size = size
+        self.skipped = skipped
+        self.findings = findings
+    }
+}
+
+/// One place a blob with findings appears.
+public struct BlobLocation: Sendable {
+    public var oid: Data
+    public var release: ReleasePath
+    public var shardPath: String
+    public var commit: String
+    /// How many matches the blob holds, each of which becomes a finding row at this place.
+    public var matchCount: Int
+
+    public init(oid: Data, release: ReleasePath, shardPath: String, commit: String, matchCount: Int) {
+        self.oid = oid
+        self.release = release
+        self.shardPath = shardPath
+        self.commit = commit
+        self.matchCount = matchCount
+    }
+}
+
+/// Counts kept per run (and per shard within a run).
+public struct RunCounters: Sendable, Equatable, Codable {
+    public var commits = 0
+    public var blobsNew = 0
+    public var blobsSeen = 0
+    public var blobsBinary = 0
+    public var blobsTooLarge = 0
+    public var bytesScanned = 0
+    /// New finding rows: (secret, place) pairs not recorded before.
+    public var findingsNew = 0
+    /// Secrets (per rule) never seen before.
+    public var secretsNew = 0
+    public var ruleFailures = 0
+
+    public init() {}
+
+    public static func += (lhs: inout RunCounters, rhs: RunCounters) {
+        lhs.commits += rhs.commits
+        lhs.blobsNew += rhs.blobsNew
+        lhs.blobsSeen += rhs.blobsSeen
+        lhs.blobsBinary += rhs.blobsBinary
+        lhs.blobsTooLarge += rhs.blobsTooLarge
+        lhs.bytesScanned += rhs.bytesScanned
+        lhs.findingsNew += rhs.findingsNew
+        lhs.secretsNew += rhs.secretsNew
+        lhs.ruleFailures += rhs.ruleFailures
+    }
+}
+
+extension Store {
+    /// Writes `batch` in one transaction: blobs, findings and matches, releases and provenance, the
+    /// run's and shard's counters, and the shard's watermark. Returns the counters with
+    /// `findingsNew` and `secretsNew` filled in from what was really new.
+    @discardableResult
+    public func write(_ batch: Batch, ruleSetID: Int64) throws -> RunCounters {
+        try queue.write { db in
+            var counters = batch.counters
+            let insertBlob = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?, ?, ?, ?, ?)")
+            let insertFinding = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO finding (rule, fingerprint, secret, secret_hash, first_run_id)
+                    VALUES (?, ?, ?, ?, ?)
+                    """)
+            let findingID = try db.cachedStatement(sql: "SELECT id FROM finding WHERE fingerprint = ?")
+            let insertMatch = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO match (finding_id, blob, start, "end", line, "column", end_line, end_column,
+                        entropy, snippet_before, snippet_after)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for blob in batch.blobs {
+                try insertBlob.execute(arguments: [blob.oid, blob.size, ruleSetID, blob.skipped, blob.findings.count])
+                for finding in blob.findings {
+                    let fingerprint = Finding.fingerprint(ruleID: finding.ruleID, secret: finding.secret)
+                    try insertFinding.execute(arguments: [
+                        finding.ruleID, fingerprint, finding.secret, sha256Hex(finding.secret), batch.runID,
+                    ])
+                    if db.changesCount > 0 { counters.secretsNew += 1 }
+                    let id = try Int64.fetchOne(findingID, arguments: [fingerprint])!
+                    try insertMatch.execute(arguments: [
+                        id, blob.oid, finding.start, finding.end, finding.line, finding.column, finding.endLine,
+                        finding.endColumn, finding.entropy, finding.snippetBefore, finding.snippetAfter,
+                    ])
+                }
+            }
+
+            let insertRelease = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO release (shard_id, project, project_normalized, version, filename, commit_oid)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """)
+            let releaseID = try db.cachedStatement(
+                sql: "SELECT id FROM release WHERE shard_id = ? AND project = ? AND filename = ?")
+            let insertProvenance = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO provenance (blob, release_id, shard_path, path, commit_oid, run_id)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """)
+            var releaseIDs: [ReleasePath: Int64] = [:]
+            for location in batch.locations {
+                var key = location.release
+                key.innerPath = ""
+                let id: Int64
+                if let known = releaseIDs[key] {
+                    id = known
+                } else {
+                    try insertRelease.execute(arguments: [
+                        batch.shardID, key.project, key.projectNormalized, key.version, key.filename, location.commit,
+                    ])
+                    id = try Int64.fetchOne(releaseID, arguments: [batch.shardID, key.project, key.filename])!
+                    releaseIDs[key] = id
+                }
+                try insertProvenance.execute(arguments: [
+                    location.oid, id, location.shardPath, location.release.innerPath, location.commit, batch.runID,
+                ])
+                if db.changesCount > 0 { counters.findingsNew += location.matchCount }
+            }
+
+            if let watermark = batch.watermark {
+                try db.execute(
+                    sql: """
+                        INSERT INTO watermark (shard_id, commit_oid, run_id, updated_at) VALUES (?, ?, ?, ?)
+                        ON CONFLICT(shard_id) DO UPDATE SET commit_oid = excluded.commit_oid,
+                            run_id = excluded.run_id, updated_at = excluded.updated_at
+                        """, arguments: [batch.shardID, watermark, batch.runID, Self.now()])
+            }
+            try db.execute(
+                sql: """
+                    UPDATE run SET commits = commits + ?, blobs_new = blobs_new + ?, blobs_seen = blobs_seen + ?,
+                        blobs_binary = blobs_binary + ?, blobs_too_large = blobs_too_large + ?,
+                        bytes_scanned = bytes_scanned + ?, findings_new = findings_new + ?,
+                        secrets_new = secrets_new + ?, rule_failures = rule_failures + ?
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    counters.commits, counters.blobsNew, counters.blobsSeen, counters.blobsBinary,
+                    counters.blobsTooLarge, counters.bytesScanned, counters.findingsNew, counters.secretsNew,
+                    counters.ruleFailures, batch.runID,
+                ])
+            try db.execute(
+                sql: """
+                    INSERT INTO run_shard (run_id, shard_id, status, commits, blobs_new, findings_new)
+                    VALUES (?1, ?2, 'running', ?3, ?4, ?5)
+                    ON CONFLICT(run_id, shard_id) DO UPDATE SET commits = commits + ?3,
+                        blobs_new = blobs_new + ?4, findings_new = findings_new + ?5
+                    """,
+                arguments: [batch.runID, batch.shardID, counters.commits, counters.blobsNew, counters.findingsNew])
+            return counters
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import GRDB
+
+/// The store's migrations. Each is named and never edited once released; changes come as new ones.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-initial") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE shard (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL UNIQUE,
+                        path TEXT NOT NULL,
+                        reference TEXT NOT NULL
+                    );
+                    CREATE TABLE rule_set (
+                        id INTEGER PRIMARY KEY,
+                        digest TEXT NOT NULL UNIQUE
+                    );
+                    CREATE TABLE run (
+                        id INTEGER PRIMARY KEY,
+                        started_at TEXT NOT NULL,
+                        finished_at TEXT,
+                        status TEXT NOT NULL,
+                        rule_set_id INTEGER NOT NULL REFERENCES rule_set(id),
+                        rule_count INTEGER NOT NULL,
+                        shards INTEGER NOT NULL DEFAULT 0,
+                        shards_failed INTEGER NOT NULL DEFAULT 0,
+                        commits INTEGER NOT NULL DEFAULT 0,
+                        blobs_new INTEGER NOT NULL DEFAULT 0,
+                        blobs_seen INTEGER NOT NULL DEFAULT 0,
+                        blobs_binary INTEGER NOT NULL DEFAULT 0,
+                        blobs_too_large INTEGER NOT NULL DEFAULT 0,
+                        bytes_scanned INTEGER NOT NULL DEFAULT 0,
+                        findings_new INTEGER NOT NULL DEFAULT 0,
+                        secrets_new INTEGER NOT NULL DEFAULT 0,
+                        rule_failures INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE TABLE run_shard (
+                        run_id INTEGER NOT NULL REFERENCES run(id),
+                        shard_id INTEGER NOT NULL REFERENCES shard(id),
+                        status TEXT NOT NULL,
+                        message TEXT NOT NULL DEFAULT '',
+                        from_commit TEXT,
+                        to_commit TEXT,
+                        commits INTEGER NOT NULL DEFAULT 0,
+                        blobs_new INTEGER NOT NULL DEFAULT 0,
+                        findings_new INTEGER NOT NULL DEFAULT 0,
+                        PRIMARY KEY (run_id, shard_id)
+                    );
+                    CREATE TABLE watermark (
+                        shard_id INTEGER PRIMARY KEY REFERENCES shard(id),
+                        commit_oid TEXT NOT NULL,
+                        run_id INTEGER NOT NULL REFERENCES run(id),
+                        updated_at TEXT NOT NULL
+                    );
+                    -- The dedupe set: every blob scanned, once, with the rule set it was scanned with.
+                    CREATE TABLE blob (
+                        oid BLOB PRIMARY KEY,
+                        size INTEGER NOT NULL,
+                        rule_set_id INTEGER NOT NULL,
+                        skipped TEXT,
+                        match_count INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE release (
+                        id INTEGER PRIMARY KEY,
+                        shard_id INTEGER NOT NULL REFERENCES shard(id),
+                        project TEXT NOT NULL,
+                        project_normalized TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        filename TEXT NOT NULL,
+                        commit_oid TEXT NOT NULL,
+                        UNIQUE (shard_id, project, filename)
+                    );
+                    CREATE INDEX release_by_project ON release(project_normalized, version);
+                    -- Where blobs with findings appear; blobs without findings keep no locations.
+                    CREATE TABLE provenance (
+                        blob BLOB NOT NULL,
+                        release_id INTEGER NOT NULL REFERENCES release(id),
+                        shard_path TEXT NOT NULL,
+                        path TEXT NOT NULL,
+                        commit_oid TEXT NOT NULL,
+                        run_id INTEGER NOT NULL REFERENCES run(id),
+                        PRIMARY KEY (blob, release_id, shard_path)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX provenance_by_release ON provenance(release_id);
+                    CREATE INDEX provenance_by_run ON provenance(run_id);
+                    -- One secret found by one rule, wherever it appears.
+                    CREATE TABLE finding (
+                        id INTEGER PRIMARY KEY,
+                        rule TEXT NOT NULL,
+                        fingerprint TEXT NOT NULL UNIQUE,
+                        secret TEXT NOT NULL,
+                        secret_hash TEXT NOT NULL,
+                        first_run_id INTEGER NOT NULL REFERENCES run(id)
+                    );
+                    CREATE INDEX finding_by_rule ON finding(rule);
+                    -- Where a finding's secret sits in a blob.
+                    CREATE TABLE match (
+                        id INTEGER PRIMARY KEY,
+                        finding_id INTEGER NOT NULL REFERENCES finding(id),
+                        blob BLOB NOT NULL,
+                        start INTEGER NOT NULL,
+                        "end" INTEGER NOT NULL,
+                        line INTEGER NOT NULL,
+                        "column" INTEGER NOT NULL,
+                        end_line INTEGER NOT NULL,
+                        end_column INTEGER NOT NULL,
+                        entropy REAL NOT NULL,
+                        snippet_before TEXT NOT NULL,
+                        snippet_after TEXT NOT NULL,
+                        UNIQUE (blob, finding_id, start)
+                    );
+                    CREATE INDEX match_by_finding ON match(finding_id);
+                    -- Every place every finding appears, for sqlite3 users. Secrets are not in it.
+                    CREATE VIEW finding_location AS
+                    SELECT f.id AS finding_id, f.rule, f.fingerprint, s.name AS shard, p.commit_oid AS "commit",
+                           lower(hex(m.blob)) AS blob, r.project, r.project_normalized, r.version,
+                           r.filename AS release, p.path, p.shard_path, m.line, m."column", m.end_line,
+                           m.end_column, p.run_id
+                    FROM match m
+                    JOIN finding f ON f.id = m.finding_id
+                    JOIN provenance p ON p.blob = m.blob
+                    JOIN release r ON r.id = p.release_id
+                    JOIN shard s ON s.id = r.shard_id;
+                    CREATE VIEW shard_status AS
+                    SELECT s.name AS shard, s.path, s.reference, w.commit_oid AS watermark, w.updated_at, w.run_id
+                    FROM shard s LEFT JOIN watermark w ON w.shard_id = s.id;
+                    """)
+        }
+        return migrator
+    }
+}

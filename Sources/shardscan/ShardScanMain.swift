@@ -1,0 +1,4 @@
+import ShardScanCLI
+
+@main
+extension ShardScan {}

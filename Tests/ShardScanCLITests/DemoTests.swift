@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+
+@Suite struct DemoTests {
+    /// The README's main command: the shipped rules find every planted fake credential in the demo
+    /// mirror, once each, and none of its decoys.
+    @Test func demoFindsThePlantedSecretsAndNoDecoys() throws {
+        let folder = try CLI.temporaryFolder().appendingPathComponent("demo")
+        let result = try CLI.run(["demo", folder.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let db = folder.appendingPathComponent("shardscan.sqlite").path
+        let rows = try CLI.run(["findings", "--db", db, "--format", "jsonl"]).stdout.split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        let places = Set(rows.map { "\($0["rule"]!) \($0["project"]!) \($0["version"]!) \($0["path"]!)" })
+        #expect(
+            places == [
+                "github.pat-classic acme-utils 0.1.0 acme-utils-0.1.0/acme_utils/settings.py",
+                "github.pat-classic acme-utils 0.2.0 acme-utils-0.2.0/acme_utils/settings.py",
+                "stripe.live-secret-key acme-utils 0.2.0 acme-utils-0.2.0/acme_utils/billing.py",
+                "aws.access-key-id weather-client 1.0.0 weather_client/config.py",
+                "aws.secret-access-key weather-client 1.0.0 weather_client/config.py",
+                "slack.incoming-webhook-url Flask_Login_Demo 0.3 Flask_Login_Demo-0.3/.env",
+                "postgresql.connection-uri-password dbtools 2.0 dbtools/db.py",
+            ], "\(places.sorted())")
+        #expect(rows.count == places.count)
+        #expect(result.stdout.contains("acme-utils"))
+        // A second run rebuilds the demo from scratch.
+        #expect(try CLI.run(["demo", folder.path]).status == 0)
+    }
+}

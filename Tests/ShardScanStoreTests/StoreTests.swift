@@ -1,0 +1,60 @@
+import Foundation
+import GRDB
+import ShardScanCore
+import ShardScanStore
+import Testing
+
+@Suite struct StoreTests {
+    let folder: URL
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    @Test func newStoreIsPrivate() throws {
+        let path = folder.appendingPathComponent("s.sqlite").path
+        _ = try Store(path: path)
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    }
+
+    @Test func storeFromANewerVersionIsRefused() throws {
+        let path = folder.appendingPathComponent("newer.sqlite").path
+        _ = try Store(path: path)
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-the-future')")
+        }
+        #expect(throws: StoreError.self) { try Store(path: path) }
+    }
+
+    @Test func writingABatchTwiceAddsNoDuplicates() throws {
+        let store = try Store(path: folder.appendingPathComponent("b.sqlite").path)
+        let ruleSetID = try store.ruleSetID(digest: "d1")
+        #expect(try store.ruleSetID(digest: "d1") == ruleSetID)
+        let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: 1)
+        let shardID = try store.shardID(name: "s1", path: "/m/s1", reference: "refs/heads/code")
+        let oid = Data(repeating: 7, count: 20)
+        let finding = Finding(
+            ruleID: "demo.rule", start: 4, end: 10, line: 1, column: 5, endLine: 1, endColumn: 11, secret: "s3cr3t",
+            entropy: 2.5, snippetBefore: "pw =", snippetAfter: "")
+        var batch = Batch(runID: runID, shardID: shardID)
+        batch.watermark = String(repeating: "a", count: 40)
+        batch.blobs = [ScannedBlob(oid: oid, size: 10, skipped: nil, findings: [finding])]
+        batch.locations = [
+            BlobLocation(
+                oid: oid, release: ReleasePath.parse("packages/p/p-1.0.tar.gz/p-1.0/x.py"),
+                shardPath: "packages/p/p-1.0.tar.gz/p-1.0/x.py", commit: String(repeating: "a", count: 40), matchCount: 1)
+        ]
+        batch.counters.commits = 1
+        let first = try store.write(batch, ruleSetID: ruleSetID)
+        #expect(first.findingsNew == 1 && first.secretsNew == 1)
+        let again = try store.write(batch, ruleSetID: ruleSetID)
+        #expect(again.findingsNew == 0 && again.secretsNew == 0)
+        #expect(try store.findings(FindingQuery()).count == 1)
+        #expect(try store.scannedBlobs([oid], ruleSetID: ruleSetID) == [oid: 1])
+        #expect(try store.scannedBlobs([oid], ruleSetID: store.ruleSetID(digest: "d2")).isEmpty)
+        #expect(try store.watermark(shardID: shardID) == String(repeating: "a", count: 40))
+    }
+}
