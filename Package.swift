@@ -46,10 +46,11 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        .target(name: "ShardScanReports", dependencies: ["ShardScanCore", "ShardScanStore"]),
         .target(
             name: "ShardScanCLI",
             dependencies: [
-                "ShardScanCore", "ShardScanEngine", "ShardScanStore",
+                "ShardScanCore", "ShardScanEngine", "ShardScanStore", "ShardScanReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -62,12 +63,16 @@ let package = Package(
         .testTarget(name: "ShardScanCoreTests", dependencies: ["ShardScanCore"]),
         .testTarget(name: "ShardScanEngineTests", dependencies: ["ShardScanEngine", "ShardScanCore", "ShardScanStore", "Git"]),
         .testTarget(
+            name: "ShardScanReportsTests",
+            dependencies: ["ShardScanReports", "ShardScanStore", "ShardScanCore", "ShardScanEngine", "Git"]
+        ),
+        .testTarget(
             name: "ShardScanStoreTests",
             dependencies: ["ShardScanStore", "ShardScanCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "ShardScanCLITests",
-            dependencies: ["ShardScanCLI", "ShardScanEngine", "ShardScanStore", "ShardScanCore", "Git"]
+            dependencies: ["ShardScanCLI", "ShardScanEngine", "ShardScanStore", "ShardScanCore", "ShardScanReports", "Git"]
         ),
     ],
     swiftLanguageModes: [.v6]

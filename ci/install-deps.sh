@@ -2,7 +2,8 @@
 # Installs the C libraries shardscan links against (Debian/Ubuntu). Safe to run again.
 set -euo pipefail
 
-packages=(pkg-config libpcre2-dev libgit2-dev libsqlite3-dev libyaml-dev git)
+# python3-jsonschema: the tests validate JSON and SARIF output against their schemas with it.
+packages=(pkg-config libpcre2-dev libgit2-dev libsqlite3-dev libyaml-dev git python3-jsonschema)
 case "$(dpkg --print-architecture 2>/dev/null || uname -m)" in
   amd64 | x86_64) packages+=(libhyperscan-dev) ;;
   *) packages+=(libvectorscan-dev) ;; # same API and libhs.pc; Hyperscan itself is amd64-only

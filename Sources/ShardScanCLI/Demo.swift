@@ -38,14 +38,16 @@ struct Demo: AsyncParsableCommand {
         let store = try Store(path: storePath)
         let status = try runScan(
             sources: ShardLocator.locate([mirror.path], branch: "code"), store: store, ruleSet: ruleSet,
-            options: ScanOptions(), quiet: false, jsonPath: nil)
+            options: ScanOptions(), quiet: false)
         print(try FindingsOutput.render(try store.findings(FindingQuery()).map { $0.redacted() }, as: .table))
+        let shardscan = CommandLine.arguments[0]
         print(
             """
             Next, try:
-              shardscan findings --db \(storePath) --project acme_utils
-              shardscan status --db \(storePath)
-              shardscan scan --db \(storePath) \(mirror.path)    # nothing new: exit 0
+              \(shardscan) findings --db \(storePath) --project acme_utils
+              \(shardscan) report --db \(storePath) --all --format sarif --output demo.sarif
+              \(shardscan) status --db \(storePath)
+              \(shardscan) scan --db \(storePath) \(mirror.path)    # nothing new: exit 0
             """)
         if status == 2 { throw ExitCode(2) }
     }

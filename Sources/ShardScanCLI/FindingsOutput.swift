@@ -33,9 +33,4 @@ enum FindingsOutput {
             return lines.joined(separator: "\n") + "\n"
         }
     }
-
-    /// Writes `text` to `path` atomically, so a reader never sees half a report.
-    static func write(_ text: String, to path: String) throws {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-    }
 }

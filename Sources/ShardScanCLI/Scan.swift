@@ -1,5 +1,6 @@
 import ArgumentParser
 import ShardScanEngine
+import ShardScanReports
 import ShardScanStore
 
 /// `shardscan scan`: the nightly job.
@@ -23,8 +24,11 @@ struct Scan: AsyncParsableCommand {
     @Option(help: "Skip (and count) blobs larger than this many bytes.")
     var maxBlobSize = 50_000_000
 
-    @Option(help: ArgumentHelp("Also write the run's new findings as JSON rows to this file.", valueName: "file"))
+    @Option(help: ArgumentHelp("Also write the run's new findings as a JSON report to this file.", valueName: "file"))
     var json: String?
+
+    @Option(help: ArgumentHelp("Also write the run's new findings as SARIF 2.1.0 to this file.", valueName: "file"))
+    var sarif: String?
 
     @Option(help: .hidden)
     var batchCommits = ScanOptions().batchCommits
@@ -56,7 +60,7 @@ struct Scan: AsyncParsableCommand {
         options.batchCommits = batchCommits
         let exitCode = try runScan(
             sources: ShardLocator.locate(paths, branch: branch), store: store.open(), ruleSet: ruleSet,
-            options: options, quiet: quiet, jsonPath: json, showSecrets: secrets.showSecrets)
+            options: options, quiet: quiet, reports: [(.json, json), (.sarif, sarif)], showSecrets: secrets.showSecrets)
         if exitCode == 1 && exitZero { return }
         if exitCode != 0 { throw ExitCode(exitCode) }
     }
@@ -64,8 +68,8 @@ struct Scan: AsyncParsableCommand {
 
 /// Runs a scan and prints its summary; returns the exit status (0 clean, 1 new findings, 2 errors).
 func runScan(
-    sources: [ShardSource], store: Store, ruleSet: RuleSet, options: ScanOptions, quiet: Bool, jsonPath: String?,
-    showSecrets: Bool = false
+    sources: [ShardSource], store: Store, ruleSet: RuleSet, options: ScanOptions, quiet: Bool,
+    reports: [(ReportFormat, String?)] = [], showSecrets: Bool = false
 ) throws -> Int32 {
     let progress = ScanProgress(quiet: quiet)
     let summary = try MirrorScan(store: store, ruleSet: ruleSet, options: options).run(sources) {
@@ -74,9 +78,10 @@ func runScan(
     if !quiet {
         printError(ScanProgress.summary(summary, byRule: try store.findingCountsByRule(runID: summary.runID)))
     }
-    if let jsonPath {
-        let rows = try store.findings(FindingQuery(runID: summary.runID)).map { showSecrets ? $0 : $0.redacted() }
-        try FindingsOutput.write(try FindingsOutput.render(rows, as: .json), to: jsonPath)
+    // Rendered from the store, through the same code as `shardscan report --run`.
+    for case (let format, let path?) in reports {
+        let input = try ReportInput(store: store, selection: .run(summary.runID))
+        try ReportWriter.write(input, format: format, to: path, showSecrets: showSecrets)
     }
     if !summary.failedShards.isEmpty { return 2 }
     return summary.counters.findingsNew > 0 ? 1 : 0

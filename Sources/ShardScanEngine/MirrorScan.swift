@@ -30,6 +30,7 @@ public struct MirrorScan {
         let digest = Rule.digest(of: ruleSet.rules.map(\.rule), engineVersion: Self.engineVersion)
         let ruleSetID = try store.ruleSetID(digest: digest)
         let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: ruleSet.rules.count)
+        try store.recordRules(ruleSet.rules.map(\.rule), runID: runID)
         let scanner = ShardScanner(
             store: store, ruleSet: ruleSet, ruleSetID: ruleSetID, runID: runID, options: options, report: report)
         var summary = Summary(runID: runID, shards: [], counters: RunCounters())

@@ -75,15 +75,19 @@ public struct FindingQuery: Sendable {
     public var shard: String?
     /// Only places recorded by this run.
     public var runID: Int64?
+    /// Only places recorded by runs started at or after this ISO 8601 date or time (UTC).
+    public var since: String?
 
     public init(
-        project: String? = nil, version: String? = nil, rule: String? = nil, shard: String? = nil, runID: Int64? = nil
+        project: String? = nil, version: String? = nil, rule: String? = nil, shard: String? = nil, runID: Int64? = nil,
+        since: String? = nil
     ) {
         self.project = project
         self.version = version
         self.rule = rule
         self.shard = shard
         self.runID = runID
+        self.since = since
     }
 }
 
@@ -186,6 +190,10 @@ extension Store {
         if let runID = query.runID {
             conditions.append("p.run_id = ?")
             _ = arguments.append(contentsOf: [runID])
+        }
+        if let since = query.since {
+            conditions.append("p.run_id IN (SELECT id FROM run WHERE started_at >= ?)")
+            _ = arguments.append(contentsOf: [since])
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         return try queue.read { db in

@@ -128,6 +128,22 @@ enum Schema {
                     FROM shard s LEFT JOIN watermark w ON w.shard_id = s.id;
                     """)
         }
+        migrator.registerMigration("v2-rule-metadata") { db in
+            // Reports are rendered from the store alone, so they need what each rule was when it last ran.
+            try db.execute(
+                sql: """
+                    CREATE TABLE rule (
+                        id TEXT PRIMARY KEY,
+                        name TEXT NOT NULL,
+                        severity TEXT NOT NULL,
+                        confidence TEXT NOT NULL,
+                        categories TEXT NOT NULL,
+                        description TEXT NOT NULL,
+                        "references" TEXT NOT NULL,
+                        updated_run_id INTEGER NOT NULL REFERENCES run(id)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

@@ -37,8 +37,8 @@ import Testing
         let first = try CLI.run(["scan", "--db", db, "--rules", rules, "--json", json, mirror])
         #expect(first.status == 1, "\(first.stderr)")
         #expect(first.stderr.contains("NEW FINDINGS BY RULE"))
-        let rows = try #require(
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [[String: Any]])
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+        let rows = try #require(document?["findings"] as? [[String: Any]])
         #expect(rows.count == 3)  // the GitHub token in two releases, the AWS key once; the EXAMPLE key is a decoy
         let required = [
             "rule", "shard", "commit", "blob", "project", "version", "release", "path", "shard_path", "line", "column",
@@ -67,6 +67,49 @@ import Testing
         let status = try CLI.run(["status", "--db", db])
         #expect(status.status == 0)
         for shard in ["pypi-mirror-1", "pypi-mirror-2", "pypi-mirror-3"] { #expect(status.stdout.contains(shard)) }
+    }
+
+    @Test func reportsSelectExactlyTheProjectOrRun() throws {
+        let (folder, rules, mirror) = try setUp()
+        let db = folder.appendingPathComponent("s.sqlite").path
+        let sarif = folder.appendingPathComponent("first.sarif").path
+        #expect(try CLI.run(["scan", "--db", db, "--rules", rules, "--quiet", "--sarif", sarif, mirror]).status == 1)
+        let scanSARIF = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sarif))) as! [String: Any]
+        #expect(Self.resultCount(scanSARIF) == 3)
+
+        // A new release in a new shard: run 2 holds exactly its findings.
+        let shard = mirror + "/pypi-mirror-4.git"
+        let repository = try Repository.create(at: shard, bare: true)
+        var fake = FakeCredentials(seed: 99)
+        let blob = try repository.writeBlob(Array("K = '\(fake.githubToken(prefix: "ghp_"))'\n".utf8))
+        try repository.commit(
+            files: [("packages/newpkg/newpkg-9.0.tar.gz/newpkg-9.0/k.py", blob)], parent: nil, message: "newpkg 9.0",
+            author: Signature(name: "m", email: "m@x.invalid", time: 1_800_000_000), reference: "refs/heads/code")
+        #expect(try CLI.run(["scan", "--db", db, "--rules", rules, "--quiet", mirror]).status == 1)
+
+        let byRun = try CLI.run(["report", "--db", db, "--run", "2", "--format", "sarif"])
+        #expect(byRun.status == 0, "\(byRun.stderr)")
+        let runLog = try JSONSerialization.jsonObject(with: Data(byRun.stdout.utf8)) as! [String: Any]
+        #expect(Self.resultCount(runLog) == 1)
+        #expect(byRun.stdout.contains("newpkg"))
+        #expect(!byRun.stdout.contains("acme-utils"))
+
+        let byProject = try CLI.run(["report", "--db", db, "--project", "Acme_Utils", "--format", "sarif"])
+        let projectLog = try JSONSerialization.jsonObject(with: Data(byProject.stdout.utf8)) as! [String: Any]
+        #expect(Self.resultCount(projectLog) == 2)
+        #expect(!byProject.stdout.contains("weather"))
+
+        let lines = try CLI.run(["report", "--db", db, "--all", "--format", "jsonl"])
+        #expect(lines.stdout.split(separator: "\n").count == 4)
+        let none = try CLI.run(["report", "--db", db, "--format", "json"])
+        #expect(none.status != 0)
+        #expect(none.stderr.contains("exactly one of"))
+        let missingRun = try CLI.run(["report", "--db", db, "--run", "77", "--format", "json"])
+        #expect(missingRun.status != 0)
+    }
+
+    static func resultCount(_ log: [String: Any]) -> Int {
+        (log["runs"] as! [[String: Any]]).map { ($0["results"] as! [Any]).count }.reduce(0, +)
     }
 
     @Test func aBrokenShardFailsAloneWithExitTwo() throws {
