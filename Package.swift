@@ -61,7 +61,8 @@ let package = Package(
         .testTarget(name: "GitTests", dependencies: ["Git"]),
         .testTarget(name: "HyperscanTests", dependencies: ["Hyperscan"]),
         .testTarget(name: "ShardScanCoreTests", dependencies: ["ShardScanCore"]),
-        .testTarget(name: "ShardScanEngineTests", dependencies: ["ShardScanEngine", "ShardScanCore", "ShardScanStore", "Git"]),
+        .testTarget(
+            name: "ShardScanEngineTests", dependencies: ["ShardScanEngine", "ShardScanCore", "ShardScanStore", "Git"]),
         .testTarget(
             name: "ShardScanReportsTests",
             dependencies: ["ShardScanReports", "ShardScanStore", "ShardScanCore", "ShardScanEngine", "Git"]
@@ -72,7 +73,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ShardScanCLITests",
-            dependencies: ["ShardScanCLI", "ShardScanEngine", "ShardScanStore", "ShardScanCore", "ShardScanReports", "Git"]
+            dependencies: [
+                "ShardScanCLI", "ShardScanEngine", "ShardScanStore", "ShardScanCore", "ShardScanReports", "Git",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

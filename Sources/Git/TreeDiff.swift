@@ -57,8 +57,9 @@ extension Repository {
             default: continue
             }
             let mode = UInt32(delta.new_file.mode)
-            guard mode == GIT_FILEMODE_BLOB.rawValue || mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue
-                || mode == GIT_FILEMODE_LINK.rawValue
+            guard
+                mode == GIT_FILEMODE_BLOB.rawValue || mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue
+                    || mode == GIT_FILEMODE_LINK.rawValue
             else { continue }
             changes.append(
                 FileChange(

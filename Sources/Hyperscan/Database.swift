@@ -31,7 +31,7 @@ public final class Database: @unchecked Sendable {
     public init(patterns: [Pattern]) throws(HyperscanError) {
         guard !patterns.isEmpty else { throw HyperscanError(code: HS_INVALID, message: "no patterns") }
         let expressions = patterns.map { strdup($0.expression) }
-        defer { expressions.forEach { free($0) } }
+        defer { for expression in expressions { free(expression) } }
         let flags = patterns.map { $0.flags.rawValue }
         let ids = patterns.map { $0.id }
         var database: OpaquePointer?

@@ -35,7 +35,8 @@ struct RulesCheck: AsyncParsableCommand {
         let errors = problems.filter { $0.level == .error }.count
         let warnings = problems.count - errors
         print(
-            "\(loaded.files.count) files, \(ruleSet.rules.count) rules compiled: \(errors) errors, \(warnings) warnings")
+            "\(loaded.files.count) files, \(ruleSet.rules.count) rules compiled: \(errors) errors, \(warnings) warnings"
+        )
         if errors > 0 { throw ExitCode.failure }
     }
 }

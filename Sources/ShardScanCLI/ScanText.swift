@@ -36,7 +36,9 @@ struct ScanText: AsyncParsableCommand {
 
         let data: Data
         do {
-            data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+            data =
+                file == "-"
+                ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
         } catch {
             printError("error: cannot read \(file): \(error.localizedDescription)")
             throw ExitCode(2)
@@ -49,7 +51,9 @@ struct ScanText: AsyncParsableCommand {
         case .json:
             let report = TextScanReport(
                 file: file,
-                findings: outcome.findings.map { TextScanReport.Row($0, rule: rulesByID[$0.ruleID], showSecret: showSecrets) },
+                findings: outcome.findings.map {
+                    TextScanReport.Row($0, rule: rulesByID[$0.ruleID], showSecret: showSecrets)
+                },
                 ruleFailures: outcome.failures)
             print(try jsonText(report))
         case .table:
@@ -58,7 +62,8 @@ struct ScanText: AsyncParsableCommand {
                 let location = "\(file):\(finding.line):\(finding.column)"
                 print(
                     "\(padded(location, 28)) \(padded(finding.ruleID, 30)) "
-                        + "\(padded(rule?.severity.rawValue ?? "", 8)) \(showSecrets ? finding.secret : redact(finding.secret))")
+                        + "\(padded(rule?.severity.rawValue ?? "", 8)) \(showSecrets ? finding.secret : redact(finding.secret))"
+                )
             }
             printError("\(outcome.findings.count) findings in \(data.count) bytes from \(ruleSet.rules.count) rules")
         }

@@ -24,7 +24,9 @@ struct Status: AsyncParsableCommand {
         }
         print("RUNS")
         print(
-            "  " + ["ID", "STARTED", "STATUS", "SHARDS", "COMMITS", "NEW BLOBS", "SEEN", "SKIPPED", "MB", "FINDINGS"].map {
+            "  "
+                + ["ID", "STARTED", "STATUS", "SHARDS", "COMMITS", "NEW BLOBS", "SEEN", "SKIPPED", "MB", "FINDINGS"].map
+            {
                 padded($0, 10)
             }.joined(separator: " "))
         for run in try store.runs(limit: runs) {

@@ -181,7 +181,8 @@ private struct RuleReader {
 
         let id = requiredString("id", fields, start) ?? ""
         if !id.isEmpty && !Rule.isValidID(id) {
-            error(location(fields["id"]!), "bad id `\(id)`: use dot-separated lower-case parts like `pypi.upload-token`")
+            error(
+                location(fields["id"]!), "bad id `\(id)`: use dot-separated lower-case parts like `pypi.upload-token`")
         }
         let name = requiredString("name", fields, start) ?? ""
         let pattern = requiredString("pattern", fields, start) ?? ""
@@ -282,7 +283,8 @@ private struct RuleReader {
             fields[name] = value
         }
         return PathFilter(
-            include: stringList("include", fields).map(Glob.init), exclude: stringList("exclude", fields).map(Glob.init))
+            include: stringList("include", fields).map(Glob.init), exclude: stringList("exclude", fields).map(Glob.init)
+        )
     }
 
     mutating func exampleList(_ key: String, _ fields: [String: Node]) -> [RuleExample] {

@@ -68,7 +68,8 @@ public enum DemoMirror {
             LOCAL = "postgresql://user:${DB_PASSWORD}@localhost/dev"
 
             """
-        let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D] + Array("IHDR".utf8) + [0, 0, 0, 1]
+        let png: [UInt8] =
+            [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D] + Array("IHDR".utf8) + [0, 0, 0, 1]
 
         typealias Release = (message: String, files: [(String, [UInt8])])
         func text(_ string: String) -> [UInt8] { Array(string.utf8) }
@@ -79,23 +80,44 @@ public enum DemoMirror {
                     (
                         "acme-utils 0.1.0",
                         [
-                            ("packages/acme-utils/acme-utils-0.1.0.tar.gz/acme-utils-0.1.0/setup.py", text(setup("acme-utils", "0.1.0"))),
-                            ("packages/acme-utils/acme-utils-0.1.0.tar.gz/acme-utils-0.1.0/acme_utils/settings.py", text(settings)),
-                            ("packages/acme-utils/acme-utils-0.1.0.tar.gz/acme-utils-0.1.0/README.md", text("# acme-utils\n\nHelpers.\n")),
+                            (
+                                "packages/acme-utils/acme-utils-0.1.0.tar.gz/acme-utils-0.1.0/setup.py",
+                                text(setup("acme-utils", "0.1.0"))
+                            ),
+                            (
+                                "packages/acme-utils/acme-utils-0.1.0.tar.gz/acme-utils-0.1.0/acme_utils/settings.py",
+                                text(settings)
+                            ),
+                            (
+                                "packages/acme-utils/acme-utils-0.1.0.tar.gz/acme-utils-0.1.0/README.md",
+                                text("# acme-utils\n\nHelpers.\n")
+                            ),
                         ]
                     ),
                     (
                         "weather-client 1.0.0",
                         [
-                            ("packages/weather-client/weather_client-1.0.0-py3-none-any.whl/weather_client/config.py", text(weatherConfig)),
-                            ("packages/weather-client/weather_client-1.0.0-py3-none-any.whl/weather_client/__init__.py", text("from .config import session\n")),
+                            (
+                                "packages/weather-client/weather_client-1.0.0-py3-none-any.whl/weather_client/config.py",
+                                text(weatherConfig)
+                            ),
+                            (
+                                "packages/weather-client/weather_client-1.0.0-py3-none-any.whl/weather_client/__init__.py",
+                                text("from .config import session\n")
+                            ),
                         ]
                     ),
                     (
                         "Flask_Login_Demo 0.3",
                         [
-                            ("packages/Flask_Login_Demo/Flask_Login_Demo-0.3.zip/Flask_Login_Demo-0.3/.env", text(dotenv)),
-                            ("packages/Flask_Login_Demo/Flask_Login_Demo-0.3.zip/Flask_Login_Demo-0.3/setup.py", text(setup("Flask_Login_Demo", "0.3"))),
+                            (
+                                "packages/Flask_Login_Demo/Flask_Login_Demo-0.3.zip/Flask_Login_Demo-0.3/.env",
+                                text(dotenv)
+                            ),
+                            (
+                                "packages/Flask_Login_Demo/Flask_Login_Demo-0.3.zip/Flask_Login_Demo-0.3/setup.py",
+                                text(setup("Flask_Login_Demo", "0.3"))
+                            ),
                         ]
                     ),
                 ]
@@ -106,11 +128,23 @@ public enum DemoMirror {
                     (
                         "acme-utils 0.2.0",
                         [
-                            ("packages/acme-utils/acme-utils-0.2.0.tar.gz/acme-utils-0.2.0/setup.py", text(setup("acme-utils", "0.2.0"))),
+                            (
+                                "packages/acme-utils/acme-utils-0.2.0.tar.gz/acme-utils-0.2.0/setup.py",
+                                text(setup("acme-utils", "0.2.0"))
+                            ),
                             // The same settings.py blob as in 0.1.0, in another shard: not scanned again.
-                            ("packages/acme-utils/acme-utils-0.2.0.tar.gz/acme-utils-0.2.0/acme_utils/settings.py", text(settings)),
-                            ("packages/acme-utils/acme-utils-0.2.0.tar.gz/acme-utils-0.2.0/acme_utils/billing.py", text(billing)),
-                            ("packages/acme-utils/acme-utils-0.2.0.tar.gz/acme-utils-0.2.0/README.md", text("# acme-utils\n\nHelpers.\n")),
+                            (
+                                "packages/acme-utils/acme-utils-0.2.0.tar.gz/acme-utils-0.2.0/acme_utils/settings.py",
+                                text(settings)
+                            ),
+                            (
+                                "packages/acme-utils/acme-utils-0.2.0.tar.gz/acme-utils-0.2.0/acme_utils/billing.py",
+                                text(billing)
+                            ),
+                            (
+                                "packages/acme-utils/acme-utils-0.2.0.tar.gz/acme-utils-0.2.0/README.md",
+                                text("# acme-utils\n\nHelpers.\n")
+                            ),
                         ]
                     ),
                     (
@@ -121,7 +155,10 @@ public enum DemoMirror {
                         "oddball latest",
                         [
                             ("packages/oddball/oddball-latest.tar.gz/oddball/logo.png", png),
-                            ("packages/oddball/oddball-latest.tar.gz/oddball/__init__.py", text("VERSION = 'latest'\n")),
+                            (
+                                "packages/oddball/oddball-latest.tar.gz/oddball/__init__.py",
+                                text("VERSION = 'latest'\n")
+                            ),
                         ]
                     ),
                 ]
@@ -132,7 +169,10 @@ public enum DemoMirror {
                     (
                         "acme-utils 0.3.0",
                         [
-                            ("packages/acme-utils/acme_utils-0.3.0-py3-none-any.whl/acme_utils/settings.py", text(cleanedSettings)),
+                            (
+                                "packages/acme-utils/acme_utils-0.3.0-py3-none-any.whl/acme_utils/settings.py",
+                                text(cleanedSettings)
+                            )
                         ]
                     ),
                     ("mirror notes", [("README.md", text("This shard holds releases uploaded in the demo period.\n"))]),
@@ -147,7 +187,8 @@ public enum DemoMirror {
             let repository = try Repository.create(at: path, bare: true)
             var parent: ObjectID?
             for release in shard.releases {
-                let files = try release.files.map { (path, bytes) in (path: path, blob: try repository.writeBlob(bytes)) }
+                let files = try release.files.map { (path, bytes) in (path: path, blob: try repository.writeBlob(bytes))
+                }
                 time += 3600
                 parent = try repository.commit(
                     files: files, parent: parent, message: "Add \(release.message)",

@@ -56,7 +56,8 @@ public final class Matcher {
                     guard let secretRange = match.groups[compiled.secretGroup], !secretRange.isEmpty else { continue }
                     if !rule.keywords.isEmpty {
                         let window =
-                            max(0, match.range.lowerBound - Self.keywordWindow)..<min(
+                            max(
+                                0, match.range.lowerBound - Self.keywordWindow)..<min(
                                 bytes.count, match.range.upperBound + Self.keywordWindow)
                         guard rule.keywords.contains(where: { lowered!.contains(keyword: $0, in: window) }) else {
                             continue

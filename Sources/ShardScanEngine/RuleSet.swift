@@ -29,7 +29,8 @@ public struct RuleSet: Sendable {
                 guard let group = regex.groupNumber(named: "secret") ?? (regex.captureCount >= 1 ? 1 : nil) else {
                     diagnostics.append(
                         RuleDiagnostic(
-                            .error, at, rule: rule.id, "pattern has no secret group: name one `(?<secret>…)` or add a group"))
+                            .error, at, rule: rule.id,
+                            "pattern has no secret group: name one `(?<secret>…)` or add a group"))
                     continue
                 }
                 compiled.append(CompiledRule(rule: rule, regex: regex, secretGroup: group))
@@ -39,7 +40,9 @@ public struct RuleSet: Sendable {
             }
         }
         self.rules = compiled
-        self.diagnostics = diagnostics.sorted { ($0.location.file, $0.location.line) < ($1.location.file, $1.location.line) }
+        self.diagnostics = diagnostics.sorted {
+            ($0.location.file, $0.location.line) < ($1.location.file, $1.location.line)
+        }
     }
 
     /// Loads and compiles the packs at `paths`.

@@ -30,7 +30,9 @@ public enum ShardLocator {
             let path = (argument as NSString).standardizingPath
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                sources.append(ShardSource(name: shardName(path), repositoryPath: path, reference: nil, problem: "no such file or folder"))
+                sources.append(
+                    ShardSource(
+                        name: shardName(path), repositoryPath: path, reference: nil, problem: "no such file or folder"))
                 continue
             }
             if let repository = try? Repository(at: path) {
@@ -38,7 +40,9 @@ public enum ShardLocator {
                 continue
             }
             guard isDirectory.boolValue else {
-                sources.append(ShardSource(name: shardName(path), repositoryPath: path, reference: nil, problem: "not a git repository"))
+                sources.append(
+                    ShardSource(
+                        name: shardName(path), repositoryPath: path, reference: nil, problem: "not a git repository"))
                 continue
             }
             let children = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
@@ -56,13 +60,19 @@ public enum ShardLocator {
                 } catch {
                     // A folder that looks like a repository but does not open is a broken shard, not noise.
                     if looksLikeRepository(childPath) {
-                        sources.append(ShardSource(name: shardName(childPath), repositoryPath: childPath, reference: nil, problem: error.message))
+                        sources.append(
+                            ShardSource(
+                                name: shardName(childPath), repositoryPath: childPath, reference: nil,
+                                problem: error.message))
                         found = true
                     }
                 }
             }
             if !found {
-                sources.append(ShardSource(name: shardName(path), repositoryPath: path, reference: nil, problem: "not a git repository, and no git repositories directly under it"))
+                sources.append(
+                    ShardSource(
+                        name: shardName(path), repositoryPath: path, reference: nil,
+                        problem: "not a git repository, and no git repositories directly under it"))
             }
         }
         return sources
@@ -79,7 +89,10 @@ public enum ShardLocator {
         if let reference = remotes.first {
             // A clone of one shard: `git fetch` moves the remote-tracking branch, not the local one.
             let remote = String(reference.dropFirst("refs/remotes/".count).dropLast(branch.count + 1))
-            return [ShardSource(name: remote == "origin" ? shardName(path) : remote, repositoryPath: path, reference: reference)]
+            return [
+                ShardSource(
+                    name: remote == "origin" ? shardName(path) : remote, repositoryPath: path, reference: reference)
+            ]
         }
         let local = "refs/heads/\(branch)"
         if (try? repository.commitID(ofReference: local)) != nil {

@@ -171,7 +171,9 @@ public final class ShardScanner {
                 batch.watermark = commitID.hex
                 if batch.counters.commits >= options.batchCommits || batch.counters.bytesScanned >= options.batchBytes {
                     try flush()
-                    report(.progress(name: name, commitsDone: index + 1, commitsTotal: commits.count, counters: result.counters))
+                    report(
+                        .progress(
+                            name: name, commitsDone: index + 1, commitsTotal: commits.count, counters: result.counters))
                 }
             }
         } catch {
@@ -180,7 +182,8 @@ public final class ShardScanner {
             throw error
         }
         try flush()
-        report(.progress(name: name, commitsDone: commits.count, commitsTotal: commits.count, counters: result.counters))
+        report(
+            .progress(name: name, commitsDone: commits.count, commitsTotal: commits.count, counters: result.counters))
     }
 
     private func scanBlob(_ change: FileChange, in repository: Repository, counters: inout RunCounters) throws
@@ -204,7 +207,8 @@ public final class ShardScanner {
             let outcome = matcher.scan(bytes, path: path)
             for failure in outcome.failures {
                 counters.ruleFailures += 1
-                report(.warning("rule \(failure.ruleID) on blob \(change.blob.hex) (\(change.path)): \(failure.message)"))
+                report(
+                    .warning("rule \(failure.ruleID) on blob \(change.blob.hex) (\(change.path)): \(failure.message)"))
             }
             return ScannedBlob(oid: oid, size: size, skipped: nil, findings: outcome.findings)
         }

@@ -39,18 +39,26 @@ public enum SARIFReport {
             var notes: [String] = []
             if rows.count > maxResultsPerRun {
                 notes.append(
-                    "\(shard): \(rows.count) results, more than GitHub's \(maxResultsPerRun) per run; kept the \(maxResultsPerRun) most severe")
+                    "\(shard): \(rows.count) results, more than GitHub's \(maxResultsPerRun) per run; kept the \(maxResultsPerRun) most severe"
+                )
                 rows = Array(rows.prefix(maxResultsPerRun))
             }
-            var data = try encode(run(shard: shard, rows: rows, input: input, toolVersion: toolVersion, showSecrets: showSecrets, notes: notes))
+            var data = try encode(
+                run(
+                    shard: shard, rows: rows, input: input, toolVersion: toolVersion, showSecrets: showSecrets,
+                    notes: notes))
             while data.count > maxFileBytes && !rows.isEmpty {
                 // One run (one category) cannot be split across files: a later upload of the same category
                 // would replace the earlier one. Cut the least severe results instead, and say so.
                 let keep = max(0, rows.count * maxFileBytes / data.count * 9 / 10)
                 notes.append(
-                    "\(shard): \(rows.count) results make \(data.count) bytes, over the \(maxFileBytes)-byte file limit; kept the \(keep) most severe")
+                    "\(shard): \(rows.count) results make \(data.count) bytes, over the \(maxFileBytes)-byte file limit; kept the \(keep) most severe"
+                )
                 rows = Array(rows.prefix(keep))
-                data = try encode(run(shard: shard, rows: rows, input: input, toolVersion: toolVersion, showSecrets: showSecrets, notes: notes))
+                data = try encode(
+                    run(
+                        shard: shard, rows: rows, input: input, toolVersion: toolVersion, showSecrets: showSecrets,
+                        notes: notes))
             }
             encodedRuns.append((data, notes))
         }
@@ -75,7 +83,8 @@ public enum SARIFReport {
         }
         close()
         if files.count > 1 {
-            let note = "split into \(files.count) files: at most \(maxRunsPerFile) runs and \(maxFileBytes) bytes per file"
+            let note =
+                "split into \(files.count) files: at most \(maxRunsPerFile) runs and \(maxFileBytes) bytes per file"
             for index in files.indices { files[index].notes.append(note) }
         }
         return files
@@ -96,16 +105,21 @@ public enum SARIFReport {
         let results = rows.map { row in
             let rule = input.rules[row.rule] ?? .unknown(row.rule)
             let shown = showSecrets ? row : row.redacted()
-            let release = row.project.isEmpty ? "outside any release" : "\(row.project) \(row.version.isEmpty ? "(unknown version)" : row.version) (\(row.release))"
+            let release =
+                row.project.isEmpty
+                ? "outside any release"
+                : "\(row.project) \(row.version.isEmpty ? "(unknown version)" : row.version) (\(row.release))"
             return SARIF.Result(
                 ruleId: row.rule, ruleIndex: ruleIndex[row.rule]!, level: level(rule.severity),
-                message: SARIF.Message(text: "\(rule.name) in \(release), \(row.path.isEmpty ? row.shardPath : row.path) line \(row.line)"),
+                message: SARIF.Message(
+                    text: "\(rule.name) in \(release), \(row.path.isEmpty ? row.shardPath : row.path) line \(row.line)"),
                 locations: [
                     SARIF.Location(
                         physicalLocation: SARIF.PhysicalLocation(
                             artifactLocation: SARIF.ArtifactLocation(uri: uri(shard: row.shard, path: row.shardPath)),
                             region: SARIF.Region(
-                                startLine: max(1, row.line), startColumn: max(1, row.column), endLine: max(1, row.endLine),
+                                startLine: max(1, row.line), startColumn: max(1, row.column),
+                                endLine: max(1, row.endLine),
                                 endColumn: max(1, row.endColumn), snippet: SARIF.Message(text: shown.snippet))))
                 ],
                 partialFingerprints: ["primaryLocationLineHash": lineHash(row)],
@@ -131,7 +145,8 @@ public enum SARIFReport {
     }
 
     static func descriptor(_ rule: RuleRecord) -> SARIF.ReportingDescriptor {
-        let description = rule.description.isEmpty ? rule.name : rule.description.trimmingCharacters(in: .whitespacesAndNewlines)
+        let description =
+            rule.description.isEmpty ? rule.name : rule.description.trimmingCharacters(in: .whitespacesAndNewlines)
         let rotate =
             "Treat it as compromised: PyPI releases are public and mirrored, so revoke or rotate it with its provider now. "
             + "Then remove it from the project's source and yank or delete the releases that hold it."

@@ -93,7 +93,8 @@ extension Store {
         try queue.write { db in
             var counters = batch.counters
             let insertBlob = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?, ?, ?, ?, ?)")
+                sql: "INSERT OR REPLACE INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?, ?, ?, ?, ?)"
+            )
             let insertFinding = try db.cachedStatement(
                 sql: """
                     INSERT OR IGNORE INTO finding (rule, fingerprint, secret, secret_hash, first_run_id)

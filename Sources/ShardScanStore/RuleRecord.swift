@@ -63,7 +63,8 @@ extension Store {
     /// The recorded rules with these ids; ids without a record get ``RuleRecord/unknown(_:)``.
     public func rules(ids: Set<String>) throws -> [String: RuleRecord] {
         let records = try queue.read { db in try RuleRecord.fetchAll(db, sql: "SELECT * FROM rule") }
-        var byID = Dictionary(records.filter { ids.contains($0.id) }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var byID = Dictionary(
+            records.filter { ids.contains($0.id) }.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for id in ids where byID[id] == nil { byID[id] = .unknown(id) }
         return byID
     }
@@ -73,7 +74,8 @@ extension Store {
         try queue.read { db in
             try RunRecord.fetchOne(
                 db,
-                sql: "SELECT run.*, rule_set.digest FROM run JOIN rule_set ON rule_set.id = run.rule_set_id WHERE run.id = ?",
+                sql:
+                    "SELECT run.*, rule_set.digest FROM run JOIN rule_set ON rule_set.id = run.rule_set_id WHERE run.id = ?",
                 arguments: [runID])
         }
     }

@@ -40,7 +40,12 @@ import Testing
 
         let secondCommit = try repository.commit(second)
         let changes = try repository.changes(from: rootCommit.tree, to: secondCommit.tree)
-        #expect(changes == [FileChange(path: "packages/demo/demo-1.0.tar.gz/demo-1.0/setup.py", blob: changed, kind: .modified, isSymlink: false)])
+        #expect(
+            changes == [
+                FileChange(
+                    path: "packages/demo/demo-1.0.tar.gz/demo-1.0/setup.py", blob: changed, kind: .modified,
+                    isSymlink: false)
+            ])
 
         #expect(try repository.objectSize(changed) == 13)
         let text = try repository.withObjectBytes(changed) { String(decoding: $0, as: UTF8.self) }

@@ -45,7 +45,8 @@ import Testing
     func matchLimitIsAnErrorNotNoMatch(jit: Bool) throws {
         let regex = try Regex("^(a+)+$", jit: jit)
         let subject = Array(String(repeating: "a", count: 40).utf8) + [UInt8(ascii: "b")]
-        let scratch = MatchScratch(limits: MatchLimits(matchSteps: 10_000, depth: 1_000, heapKiB: 1024, jitStackBytes: 1 << 16))
+        let scratch = MatchScratch(
+            limits: MatchLimits(matchSteps: 10_000, depth: 1_000, heapKiB: 1024, jitStackBytes: 1 << 16))
         let result = subject.withUnsafeBytes { bytes in
             Result { () throws(MatchError) in try regex.firstMatch(in: bytes, scratch: scratch) }
         }

@@ -32,23 +32,28 @@ import Testing
         try "rules:\n  - id: x.y\n    name: [oops\n".write(
             to: folder.appendingPathComponent("syntax.yaml"), atomically: true, encoding: .utf8)
         try """
-            rules:
-              - id: bad.regex
-                name: Bad regex
-                pattern: 'a(?<secret>b'
-                examples: ['ab']
-                negative_examples: ['c']
-              - id: bad.example
-                name: Example fails
-                pattern: '(?<secret>zz[0-9]+)'
-                examples: ['nothing here']
-                negative_examples: ['zz123']
-            """.write(to: folder.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+        rules:
+          - id: bad.regex
+            name: Bad regex
+            pattern: 'a(?<secret>b'
+            examples: ['ab']
+            negative_examples: ['c']
+          - id: bad.example
+            name: Example fails
+            pattern: '(?<secret>zz[0-9]+)'
+            examples: ['nothing here']
+            negative_examples: ['zz123']
+        """.write(to: folder.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
 
         let check = try CLI.run(["rules", "check", folder.path])
         #expect(check.status == 1)
         let lines = check.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.hasSuffix("syntax.yaml:3: error: YAML syntax error: while parsing a flow sequence did not find expected ',' or ']' (column 1)") || ($0.contains("syntax.yaml:") && $0.contains("YAML syntax error")) })
+        #expect(
+            lines.contains {
+                $0.hasSuffix(
+                    "syntax.yaml:3: error: YAML syntax error: while parsing a flow sequence did not find expected ',' or ']' (column 1)"
+                ) || ($0.contains("syntax.yaml:") && $0.contains("YAML syntax error"))
+            })
         #expect(lines.contains { $0.contains("bad.yaml:4: error: rule bad.regex: pattern does not compile") })
         #expect(lines.contains { $0.contains("bad.yaml:10: error: rule bad.example: example did not match") })
         #expect(lines.contains { $0.contains("bad.yaml:11: error: rule bad.example: negative example matched") })

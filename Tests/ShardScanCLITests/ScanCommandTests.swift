@@ -37,7 +37,8 @@ import Testing
         let first = try CLI.run(["scan", "--db", db, "--rules", rules, "--json", json, mirror])
         #expect(first.status == 1, "\(first.stderr)")
         #expect(first.stderr.contains("NEW FINDINGS BY RULE"))
-        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+        let document =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
         let rows = try #require(document?["findings"] as? [[String: Any]])
         #expect(rows.count == 3)  // the GitHub token in two releases, the AWS key once; the EXAMPLE key is a decoy
         let required = [
@@ -60,8 +61,13 @@ import Testing
         #expect(lookup.status == 0)
         let lines = lookup.stdout.split(separator: "\n")
         #expect(lines.count == 2)
-        #expect(lines.allSatisfy { $0.contains("\"project\":\"acme-utils\"") && $0.contains("\"rule\":\"github.pat-classic\"") })
-        let full = try CLI.run(["findings", "--db", db, "--rule", "aws.access-key-id", "--show-secrets", "--format", "json"])
+        #expect(
+            lines.allSatisfy {
+                $0.contains("\"project\":\"acme-utils\"") && $0.contains("\"rule\":\"github.pat-classic\"")
+            })
+        let full = try CLI.run([
+            "findings", "--db", db, "--rule", "aws.access-key-id", "--show-secrets", "--format", "json",
+        ])
         #expect(full.stdout.contains("\"secret\" : \"AKIA"))
 
         let status = try CLI.run(["status", "--db", db])
@@ -74,7 +80,8 @@ import Testing
         let db = folder.appendingPathComponent("s.sqlite").path
         let sarif = folder.appendingPathComponent("first.sarif").path
         #expect(try CLI.run(["scan", "--db", db, "--rules", rules, "--quiet", "--sarif", sarif, mirror]).status == 1)
-        let scanSARIF = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sarif))) as! [String: Any]
+        let scanSARIF =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: sarif))) as! [String: Any]
         #expect(Self.resultCount(scanSARIF) == 3)
 
         // A new release in a new shard: run 2 holds exactly its findings.
@@ -137,8 +144,15 @@ import Testing
         for index in 0..<400 {
             var files: [(path: String, blob: ObjectID)] = []
             for file in 0..<4 {
-                let body = file == 0 ? "TOKEN = '\(fake.githubToken(prefix: "ghp_"))'\n" : "x = \(index * 10 + file)\n" + String(repeating: "# filler\n", count: 200)
-                files.append(("packages/p\(index)/p\(index)-1.0.tar.gz/p\(index)-1.0/m\(file).py", try repository.writeBlob(Array(body.utf8))))
+                let body =
+                    file == 0
+                    ? "TOKEN = '\(fake.githubToken(prefix: "ghp_"))'\n"
+                    : "x = \(index * 10 + file)\n" + String(repeating: "# filler\n", count: 200)
+                files.append(
+                    (
+                        "packages/p\(index)/p\(index)-1.0.tar.gz/p\(index)-1.0/m\(file).py",
+                        try repository.writeBlob(Array(body.utf8))
+                    ))
             }
             parent = try repository.commit(
                 files: files, parent: parent, message: "r\(index)",
@@ -175,7 +189,9 @@ import Testing
         let actual = try Store(path: db).findings(FindingQuery())
         #expect(expected.count == 400)
         #expect(actual.count == expected.count)
-        #expect(Set(actual.map { "\($0.fingerprint) \($0.shardPath)" }) == Set(expected.map { "\($0.fingerprint) \($0.shardPath)" }))
+        #expect(
+            Set(actual.map { "\($0.fingerprint) \($0.shardPath)" })
+                == Set(expected.map { "\($0.fingerprint) \($0.shardPath)" }))
         let tip = try repository.commitID(ofReference: "refs/heads/code")
         #expect(try Store(path: db).shards().first?.watermark == tip?.hex)
     }

@@ -44,14 +44,14 @@ import Testing
     @Test func aBadRuleDoesNotStopTheGoodOnes() throws {
         let folder = try CLI.temporaryFolder()
         try """
-            rules:
-              - id: broken.rule
-                name: Broken
-                pattern: '(?<secret>['
-              - id: demo.token
-                name: Demo
-                pattern: 'demo_(?<secret>[a-z0-9]{12})'
-            """.write(to: folder.appendingPathComponent("pack.yaml"), atomically: true, encoding: .utf8)
+        rules:
+          - id: broken.rule
+            name: Broken
+            pattern: '(?<secret>['
+          - id: demo.token
+            name: Demo
+            pattern: 'demo_(?<secret>[a-z0-9]{12})'
+        """.write(to: folder.appendingPathComponent("pack.yaml"), atomically: true, encoding: .utf8)
         let result = try CLI.run(["scan-text", "--rules", folder.path, "-"], stdin: "x = demo_k3j9x7q2m5w8\n")
         #expect(result.status == 1)
         #expect(result.stdout.contains("demo.token"))

@@ -3,15 +3,30 @@ import Testing
 
 @Suite struct ReleasePathTests {
     @Test(arguments: [
-        ("packages/requests/requests-2.31.0.tar.gz/requests-2.31.0/setup.py", "requests", "2.31.0", "requests-2.31.0.tar.gz", "requests-2.31.0/setup.py"),
-        ("packages/boto3/boto3-1.34.0-py3-none-any.whl/boto3/session.py", "boto3", "1.34.0", "boto3-1.34.0-py3-none-any.whl", "boto3/session.py"),
-        ("packages/Flask-Login/Flask-Login-0.6.3.tar.gz/x.py", "Flask-Login", "0.6.3", "Flask-Login-0.6.3.tar.gz", "x.py"),
-        ("packages/flask-login/Flask_Login-0.6.3-py3-none-any.whl/a/b.py", "flask-login", "0.6.3", "Flask_Login-0.6.3-py3-none-any.whl", "a/b.py"),
+        (
+            "packages/requests/requests-2.31.0.tar.gz/requests-2.31.0/setup.py", "requests", "2.31.0",
+            "requests-2.31.0.tar.gz", "requests-2.31.0/setup.py"
+        ),
+        (
+            "packages/boto3/boto3-1.34.0-py3-none-any.whl/boto3/session.py", "boto3", "1.34.0",
+            "boto3-1.34.0-py3-none-any.whl", "boto3/session.py"
+        ),
+        (
+            "packages/Flask-Login/Flask-Login-0.6.3.tar.gz/x.py", "Flask-Login", "0.6.3", "Flask-Login-0.6.3.tar.gz",
+            "x.py"
+        ),
+        (
+            "packages/flask-login/Flask_Login-0.6.3-py3-none-any.whl/a/b.py", "flask-login", "0.6.3",
+            "Flask_Login-0.6.3-py3-none-any.whl", "a/b.py"
+        ),
         ("packages/pkg/pkg-1.0-py2.7.egg/pkg/__init__.py", "pkg", "1.0", "pkg-1.0-py2.7.egg", "pkg/__init__.py"),
         ("packages/pkg/pkg-1.0.zip/pkg-1.0/a.py", "pkg", "1.0", "pkg-1.0.zip", "pkg-1.0/a.py"),
         ("packages/pkg/pkg-2.0rc1.tgz/a.py", "pkg", "2.0rc1", "pkg-2.0rc1.tgz", "a.py"),
         ("packages/pkg/pkg-3.1.tar.bz2/a.py", "pkg", "3.1", "pkg-3.1.tar.bz2", "a.py"),
-        ("packages/zope.interface/zope.interface-5.0.tar.gz/a.py", "zope.interface", "5.0", "zope.interface-5.0.tar.gz", "a.py"),
+        (
+            "packages/zope.interface/zope.interface-5.0.tar.gz/a.py", "zope.interface", "5.0",
+            "zope.interface-5.0.tar.gz", "a.py"
+        ),
         ("packages/renamed/oldname-1.2.tar.gz/a.py", "renamed", "1.2", "oldname-1.2.tar.gz", "a.py"),
         ("packages/odd/odd-latest.tar.gz/a.py", "odd", "latest", "odd-latest.tar.gz", "a.py"),
         ("packages/odd/whatever.rpm/a.py", "odd", "", "whatever.rpm", "a.py"),

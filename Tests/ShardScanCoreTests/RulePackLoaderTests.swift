@@ -1,3 +1,4 @@
+import Foundation
 import ShardScanCore
 import Testing
 
@@ -98,5 +99,3 @@ import Testing
         #expect(Rule.isValidID(id) == valid)
     }
 }
-
-import Foundation

@@ -8,7 +8,9 @@ struct FakeTokenMaker {
 
     init(seed: UInt64 = 0x5EED) { state = seed }
 
-    mutating func body(_ count: Int, alphabet: String = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+    mutating func body(
+        _ count: Int, alphabet: String = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    )
         -> String
     {
         let characters = Array(alphabet)

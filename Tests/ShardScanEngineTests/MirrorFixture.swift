@@ -49,10 +49,13 @@ final class MirrorFixture {
     {
         let repository = try Repository(at: shardPath(name))
         let parent = try explicitParent ?? repository.commitID(ofReference: "refs/heads/code")
-        let blobs = try files.sorted { $0.key < $1.key }.map { (path: $0.key, blob: try repository.writeBlob(Array($0.value.utf8))) }
+        let blobs = try files.sorted { $0.key < $1.key }.map {
+            (path: $0.key, blob: try repository.writeBlob(Array($0.value.utf8)))
+        }
         time += 60
         return try repository.commit(
-            files: blobs, parent: parent, message: "release", author: Signature(name: "m", email: "m@x.invalid", time: time),
+            files: blobs, parent: parent, message: "release",
+            author: Signature(name: "m", email: "m@x.invalid", time: time),
             reference: "refs/heads/code")
     }
 

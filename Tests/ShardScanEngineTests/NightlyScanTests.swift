@@ -35,7 +35,8 @@ import Testing
         #expect(row.version == "0.6.3")
         #expect(row.release == "Flask-Login-0.6.3.tar.gz")
         #expect(row.path == "Flask-Login-0.6.3/flask_login/config.py")
-        #expect(row.shardPath == "packages/Flask_Login/Flask-Login-0.6.3.tar.gz/Flask-Login-0.6.3/flask_login/config.py")
+        #expect(
+            row.shardPath == "packages/Flask_Login/Flask-Login-0.6.3.tar.gz/Flask-Login-0.6.3/flask_login/config.py")
         #expect(row.line == 3)
         #expect(row.column == 10)
         #expect(row.shard == "pypi-mirror-1")
@@ -87,7 +88,8 @@ import Testing
 
         let acme = try mirror.findings(FindingQuery(project: "acme"))
         #expect(Set(acme.map(\.version)) == ["1.0", "1.1"])
-        #expect(acme.filter { $0.rule == "github.pat-classic" }.map(\.shard).sorted() == ["pypi-mirror-1", "pypi-mirror-2"])
+        #expect(
+            acme.filter { $0.rule == "github.pat-classic" }.map(\.shard).sorted() == ["pypi-mirror-1", "pypi-mirror-2"])
         let newInRun = try mirror.findings(FindingQuery(runID: second.runID))
         #expect(Set(newInRun.map(\.rule)) == ["github.pat-classic", "demo.password"])
         #expect(newInRun.allSatisfy { $0.version == "1.1" })
@@ -185,7 +187,8 @@ import Testing
         for index in 0..<7 {
             try mirror.addRelease(
                 shard: "pypi-mirror-1",
-                files: ["packages/p\(index)/p\(index)-1.0.tar.gz/p\(index)-1.0/k.py": "k = '\(mirror.githubToken())'\n"])
+                files: ["packages/p\(index)/p\(index)-1.0.tar.gz/p\(index)-1.0/k.py": "k = '\(mirror.githubToken())'\n"]
+            )
         }
         var options = ScanOptions()
         options.batchCommits = 2

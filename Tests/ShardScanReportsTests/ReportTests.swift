@@ -10,7 +10,9 @@ import Testing
 struct ScannedMirror {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let sarifSchema = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/sarif-schema-2.1.0.json").path
+    static let sarifSchema = packageRoot.deletingLastPathComponent().appendingPathComponent(
+        "shared/sarif-schema-2.1.0.json"
+    ).path
     static let reportSchema = packageRoot.appendingPathComponent("Reports/shardscan-report.schema.json").path
 
     let folder: URL
@@ -18,7 +20,8 @@ struct ScannedMirror {
     let summary: MirrorScan.Summary
 
     init(storeName: String = "store.sqlite", folder existing: URL? = nil) throws {
-        folder = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("reports-\(UUID().uuidString)")
+        folder =
+            existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("reports-\(UUID().uuidString)")
         let mirror = folder.appendingPathComponent("mirror").path
         if existing == nil {
             try FileManager.default.createDirectory(atPath: mirror, withIntermediateDirectories: true)
@@ -26,7 +29,9 @@ struct ScannedMirror {
         }
         store = try Store(path: folder.appendingPathComponent(storeName).path)
         let ruleSet = RuleSet.load(paths: [Self.packageRoot.appendingPathComponent("Rules").path])
-        summary = try MirrorScan(store: store, ruleSet: ruleSet).run(ShardLocator.locate([mirror], branch: "code")) { _ in }
+        summary = try MirrorScan(store: store, ruleSet: ruleSet).run(ShardLocator.locate([mirror], branch: "code")) {
+            _ in
+        }
     }
 
     func sarif(_ selection: ReportSelection) throws -> (files: [SARIFReport.File], json: [[String: Any]]) {
@@ -62,7 +67,9 @@ struct ScannedMirror {
                 #expect(Double(properties["security-severity"] as! String) != nil)
                 #expect(["high", "medium", "low", "very-high"].contains(properties["precision"] as! String))
                 #expect(((rule["help"] as! [String: Any])["markdown"] as! String).contains("rotate"))
-                #expect(["error", "warning", "note"].contains((rule["defaultConfiguration"] as! [String: Any])["level"] as! String))
+                #expect(
+                    ["error", "warning", "note"].contains(
+                        (rule["defaultConfiguration"] as! [String: Any])["level"] as! String))
             }
             for result in run["results"] as! [[String: Any]] {
                 let index = result["ruleIndex"] as! Int
@@ -73,12 +80,15 @@ struct ScannedMirror {
         #expect(results.count == rows.count)
         for row in rows {
             let uri = "\(row.shard)/\(row.shardPath)"
-            let result = try #require(results.first { result in
-                let location = (result["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any]
-                return (location["artifactLocation"] as! [String: Any])["uri"] as? String == uri
-                    && result["ruleId"] as? String == row.rule
-            }, "no result for \(uri)")
-            let region = ((result["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any])["region"] as! [String: Any]
+            let result = try #require(
+                results.first { result in
+                    let location = (result["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any]
+                    return (location["artifactLocation"] as! [String: Any])["uri"] as? String == uri
+                        && result["ruleId"] as? String == row.rule
+                }, "no result for \(uri)")
+            let region =
+                ((result["locations"] as! [[String: Any]])[0]["physicalLocation"] as! [String: Any])["region"]
+                as! [String: Any]
             #expect(region["startLine"] as? Int == row.line)
             #expect(region["startColumn"] as? Int == row.column)
             #expect(region["endColumn"] as? Int == row.endColumn)
@@ -88,7 +98,8 @@ struct ScannedMirror {
         let text = String(decoding: files[0].data, as: UTF8.self)
         for row in rows { #expect(!text.contains(row.secret), "unredacted \(row.rule) secret in SARIF") }
 
-        let shown = try SARIFReport.render(try ReportInput(store: scanned.store, selection: .all), toolVersion: "0.1.0", showSecrets: true)
+        let shown = try SARIFReport.render(
+            try ReportInput(store: scanned.store, selection: .all), toolVersion: "0.1.0", showSecrets: true)
         #expect(String(decoding: shown[0].data, as: UTF8.self).contains(rows[0].secret))
     }
 
@@ -123,7 +134,9 @@ struct ScannedMirror {
         let input = Self.input(rows)
         let files = try SARIFReport.render(input, toolVersion: "0.1.0")
         #expect(files.count == 3)
-        let runCounts = try files.map { ((try JSONSerialization.jsonObject(with: $0.data) as! [String: Any])["runs"] as! [Any]).count }
+        let runCounts = try files.map {
+            ((try JSONSerialization.jsonObject(with: $0.data) as! [String: Any])["runs"] as! [Any]).count
+        }
         #expect(runCounts == [20, 20, 5])
         #expect(files.allSatisfy { $0.notes.contains { $0.contains("split into 3 files") } })
     }
@@ -139,8 +152,10 @@ struct ScannedMirror {
         let results = run["results"] as! [[String: Any]]
         #expect(results.count < 401 && results.count > 10)
         #expect(results.first?["ruleId"] as? String == "demo.critical")
-        let notifications = ((run["invocations"] as! [[String: Any]])[0]["toolExecutionNotifications"] as! [[String: Any]])
-        #expect(notifications.contains { (($0["message"] as! [String: Any])["text"] as! String).contains("most severe") })
+        let notifications =
+            ((run["invocations"] as! [[String: Any]])[0]["toolExecutionNotifications"] as! [[String: Any]])
+        #expect(
+            notifications.contains { (($0["message"] as! [String: Any])["text"] as! String).contains("most severe") })
     }
 
     @Test func uriSegmentsArePercentEncoded() {
@@ -156,7 +171,9 @@ struct ScannedMirror {
         return (location["artifactLocation"] as! [String: Any])["uri"] as! String
     }
 
-    static func row(shard: String, line: Int, rule: String = "demo.critical", path: String = "packages/p/p-1.0.tar.gz/p-1.0/k.py") -> FindingRow {
+    static func row(
+        shard: String, line: Int, rule: String = "demo.critical", path: String = "packages/p/p-1.0.tar.gz/p-1.0/k.py"
+    ) -> FindingRow {
         let secret = "s3cr3t-\(shard)-\(line)"
         let json = """
             {"rule":"\(rule)","shard":"\(shard)","commit":"\(String(repeating: "a", count: 40))","blob":"\(String(repeating: "b", count: 40))",
@@ -171,29 +188,38 @@ struct ScannedMirror {
         var critical = RuleRecord(Rule(id: "demo.critical", name: "Critical demo", pattern: "(x)", severity: .critical))
         critical.description = "A demo."
         let low = RuleRecord(Rule(id: "demo.low", name: "Low demo", pattern: "(x)", severity: .low))
-        return ReportInput(selection: .all, rows: rows, rules: ["demo.critical": critical, "demo.low": low], runs: [], shards: Array(Set(rows.map(\.shard))).sorted())
+        return ReportInput(
+            selection: .all, rows: rows, rules: ["demo.critical": critical, "demo.low": low], runs: [],
+            shards: Array(Set(rows.map(\.shard))).sorted())
     }
 }
 
 @Suite struct JSONReportTests {
     @Test func reportAndLinesValidateAgainstThePublishedSchema() throws {
         let scanned = try ScannedMirror()
-        for selection in [ReportSelection.all, .run(scanned.summary.runID), .project("acme_utils"), .since("2000-01-01")] {
+        for selection in [
+            ReportSelection.all, .run(scanned.summary.runID), .project("acme_utils"), .since("2000-01-01"),
+        ] {
             let input = try ReportInput(store: scanned.store, selection: selection)
             let document = try JSONReport.render(input, toolVersion: "0.1.0")
             #expect(try SchemaValidator.errors(in: document, schema: ScannedMirror.reportSchema).isEmpty)
             let lines = try JSONReport.renderLines(input)
-            #expect(try SchemaValidator.errors(in: lines, schema: ScannedMirror.reportSchema, definition: "finding").isEmpty)
+            #expect(
+                try SchemaValidator.errors(in: lines, schema: ScannedMirror.reportSchema, definition: "finding").isEmpty
+            )
         }
         let input = try ReportInput(store: scanned.store, selection: .run(scanned.summary.runID))
-        let object = try JSONSerialization.jsonObject(with: try JSONReport.render(input, toolVersion: "0.1.0")) as! [String: Any]
+        let object =
+            try JSONSerialization.jsonObject(with: try JSONReport.render(input, toolVersion: "0.1.0")) as! [String: Any]
         let run = (object["runs"] as! [[String: Any]])[0]
         #expect((run["counts"] as! [String: Any])["findings_new"] as? Int == 7)
         #expect((object["findings"] as! [Any]).count == 7)
     }
 
     @Test func theSchemaRejectsWhatItShould() throws {
-        let bad = Data(#"{"schema_version":1,"tool":{"name":"shardscan","version":"0.1.0"},"generated_at":"2026-01-01T00:00:00Z","selection":{"kind":"all"},"runs":[],"findings":[{"rule":"x"}]}"#.utf8)
+        let bad = Data(
+            #"{"schema_version":1,"tool":{"name":"shardscan","version":"0.1.0"},"generated_at":"2026-01-01T00:00:00Z","selection":{"kind":"all"},"runs":[],"findings":[{"rule":"x"}]}"#
+                .utf8)
         #expect(!(try SchemaValidator.errors(in: bad, schema: ScannedMirror.reportSchema)).isEmpty)
     }
 }

@@ -45,7 +45,8 @@ import Testing
         batch.locations = [
             BlobLocation(
                 oid: oid, release: ReleasePath.parse("packages/p/p-1.0.tar.gz/p-1.0/x.py"),
-                shardPath: "packages/p/p-1.0.tar.gz/p-1.0/x.py", commit: String(repeating: "a", count: 40), matchCount: 1)
+                shardPath: "packages/p/p-1.0.tar.gz/p-1.0/x.py", commit: String(repeating: "a", count: 40),
+                matchCount: 1)
         ]
         batch.counters.commits = 1
         let first = try store.write(batch, ruleSetID: ruleSetID)
