@@ -16,7 +16,7 @@ struct RulesCheck: AsyncParsableCommand {
     func run() async throws {
         let packs = try RuleOptions.resolve(paths)
         let loaded = RulePackLoader.load(paths: packs)
-        let ruleSet = RuleSet(loaded)
+        let ruleSet = RuleSet(loaded, cacheDirectory: Prefilter.defaultCacheDirectory)
         var problems = ruleSet.diagnostics
         for result in RuleTester.run(ruleSet) where !result.passed {
             problems.append(RuleDiagnostic(.error, result.location, rule: result.ruleID, result.problem ?? "failed"))
@@ -33,9 +33,10 @@ struct RulesCheck: AsyncParsableCommand {
         problems.sort { ($0.location.file, $0.location.line) < ($1.location.file, $1.location.line) }
         for problem in problems { print(problem) }
         let errors = problems.filter { $0.level == .error }.count
-        let warnings = problems.count - errors
+        let warnings = problems.filter { $0.level == .warning }.count
+        let prefiltered = ruleSet.prefilter.gates.filter { if case .pattern = $0 { true } else { false } }.count
         print(
-            "\(loaded.files.count) files, \(ruleSet.rules.count) rules compiled: \(errors) errors, \(warnings) warnings"
+            "\(loaded.files.count) files, \(ruleSet.rules.count) rules compiled: \(errors) errors, \(warnings) warnings; \(prefiltered) of \(ruleSet.rules.count) prefiltered by Hyperscan"
         )
         if errors > 0 { throw ExitCode.failure }
     }

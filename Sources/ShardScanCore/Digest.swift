@@ -20,14 +20,22 @@ extension Rule {
         [
             id, pattern, minEntropy.map { "\($0)" } ?? "-", keywords.joined(separator: "\u{1}"),
             stopwords.joined(separator: "\u{1}"), paths.include.map(\.pattern).joined(separator: "\u{1}"),
-            paths.exclude.map(\.pattern).joined(separator: "\u{1}"),
+            paths.exclude.map(\.pattern).joined(separator: "\u{1}"), allow.map(\.pattern).joined(separator: "\u{1}"),
+            allowContext.map(\.pattern).joined(separator: "\u{1}"), kind.rawValue, validator ?? "-", onInvalid.rawValue,
         ].joined(separator: "\u{0}")
     }
 
     /// The digest of a rule set: blobs scanned under one digest are not scanned again under it.
     /// `engineVersion` is part of it so that matching changes in the engine force a rescan too.
-    public static func digest(of rules: [Rule], engineVersion: String) -> String {
+    public static func digest(of rules: [Rule], global: GlobalFilters = GlobalFilters(), engineVersion: String)
+        -> String
+    {
         let body = rules.map(\.matchingDefinition).sorted().joined(separator: "\n")
-        return sha256Hex("shardscan-rules/1\n\(engineVersion)\n\(body)")
+        let globalDefinition = [
+            global.stopwords.sorted().joined(separator: "\u{1}"),
+            global.allow.map(\.pattern).sorted().joined(separator: "\u{1}"),
+            global.allowContext.map(\.pattern).sorted().joined(separator: "\u{1}"),
+        ].joined(separator: "\u{0}")
+        return sha256Hex("shardscan-rules/2\n\(engineVersion)\n\(globalDefinition)\n\(body)")
     }
 }

@@ -11,6 +11,17 @@ public struct Rule: Sendable, Equatable {
     public var keywords: [String]
     /// Lower-cased substrings that mark a secret as a placeholder.
     public var stopwords: [String]
+    /// PCRE2 patterns; a secret one of them finds something in is not a finding.
+    public var allow: [AllowPattern]
+    /// PCRE2 patterns searched in the secret's line (up to ``Rule/contextReach`` bytes either side of it);
+    /// a hit means the value is not a credential (a lock-file hash, a data URI, an environment lookup).
+    public var allowContext: [AllowPattern]
+    /// What the rule looks for: credentials, or content worth a reviewer's eye.
+    public var kind: RuleKind
+    /// The offline check a secret must pass (`github-checksum`, `pypi-macaroon`, …), if any.
+    public var validator: String?
+    /// What happens to a secret that fails ``validator``.
+    public var onInvalid: InvalidSecretAction
     public var severity: Severity
     public var confidence: Confidence
     public var categories: [String]
@@ -26,7 +37,9 @@ public struct Rule: Sendable, Equatable {
 
     public init(
         id: String, name: String, pattern: String, minEntropy: Double? = nil, keywords: [String] = [],
-        stopwords: [String] = [], severity: Severity = .high, confidence: Confidence = .medium,
+        stopwords: [String] = [], allow: [AllowPattern] = [], allowContext: [AllowPattern] = [],
+        kind: RuleKind = .secret, validator: String? = nil, onInvalid: InvalidSecretAction = .suppress,
+        severity: Severity = .high, confidence: Confidence = .medium,
         categories: [String] = [], description: String = "", references: [String] = [],
         paths: PathFilter = PathFilter(), examples: [RuleExample] = [], negativeExamples: [RuleExample] = [],
         source: SourceLocation = SourceLocation(file: "<memory>", line: 1), patternLine: Int? = nil
@@ -37,6 +50,11 @@ public struct Rule: Sendable, Equatable {
         self.minEntropy = minEntropy
         self.keywords = keywords.map { $0.lowercased() }
         self.stopwords = stopwords.map { $0.lowercased() }
+        self.allow = allow
+        self.allowContext = allowContext
+        self.kind = kind
+        self.validator = validator
+        self.onInvalid = onInvalid
         self.severity = severity
         self.confidence = confidence
         self.categories = categories
@@ -61,6 +79,60 @@ public struct Rule: Sendable, Equatable {
                     || c == UInt8(ascii: "-")
             }
         }
+    }
+}
+
+extension Rule {
+    /// Bytes either side of a secret, within its line, that ``allowContext`` patterns see.
+    public static let contextReach = 256
+}
+
+/// What a rule looks for.
+public enum RuleKind: String, Sendable, CaseIterable, Codable {
+    /// Credentials: reported redacted unless the user asks.
+    case secret
+    /// Code worth a reviewer's eye (obfuscated execution, install-time network calls): reported as found.
+    case content
+}
+
+/// What happens to a secret that fails its rule's offline validator.
+public enum InvalidSecretAction: String, Sendable, CaseIterable, Codable {
+    /// No finding: a failed checksum means a made-up or mistyped value.
+    case suppress
+    /// A finding of low confidence, with the failed check among its facts.
+    case lowerConfidence = "lower-confidence"
+}
+
+/// An allow-list pattern as written, with where it was written.
+public struct AllowPattern: Sendable, Equatable {
+    public var pattern: String
+    public var source: SourceLocation
+
+    public init(_ pattern: String, source: SourceLocation = SourceLocation(file: "<memory>", line: 1)) {
+        self.pattern = pattern
+        self.source = source
+    }
+}
+
+/// Filters every secret rule obeys, declared in a pack's `global:` section.
+public struct GlobalFilters: Sendable, Equatable {
+    /// Lower-cased substrings that mark any secret as a placeholder.
+    public var stopwords: [String] = []
+    public var allow: [AllowPattern] = []
+    public var allowContext: [AllowPattern] = []
+
+    public init(stopwords: [String] = [], allow: [AllowPattern] = [], allowContext: [AllowPattern] = []) {
+        self.stopwords = stopwords.map { $0.lowercased() }
+        self.allow = allow
+        self.allowContext = allowContext
+    }
+
+    public var isEmpty: Bool { stopwords.isEmpty && allow.isEmpty && allowContext.isEmpty }
+
+    public static func += (lhs: inout GlobalFilters, rhs: GlobalFilters) {
+        lhs.stopwords += rhs.stopwords
+        lhs.allow += rhs.allow
+        lhs.allowContext += rhs.allowContext
     }
 }
 

@@ -2,6 +2,8 @@
 public struct RuleDiagnostic: Sendable, Equatable, CustomStringConvertible {
     public enum Level: String, Sendable {
         case error, warning
+        /// Worth knowing, nothing to fix: how the engine will run a rule.
+        case note
     }
 
     public var level: Level

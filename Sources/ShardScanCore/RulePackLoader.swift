@@ -7,6 +7,8 @@ public struct LoadedRules: Sendable {
     public var diagnostics: [RuleDiagnostic]
     /// The pack files read, in order.
     public var files: [String]
+    /// The `global:` sections of every pack, merged.
+    public var global = GlobalFilters()
 
     public var errors: [RuleDiagnostic] { diagnostics.filter { $0.level == .error } }
 
@@ -18,8 +20,7 @@ public struct LoadedRules: Sendable {
 
     /// The rules of one pack given as text.
     public init(yaml: String, file: String) {
-        let (rules, diagnostics) = RulePackLoader.parse(yaml, file: file)
-        self.init(rules: rules, diagnostics: diagnostics, files: [file])
+        self = RulePackLoader.parse(yaml, file: file)
     }
 }
 
@@ -40,9 +41,10 @@ public enum RulePackLoader {
         }
         var firstDefinition: [String: SourceLocation] = [:]
         for file in result.files {
-            let (rules, diagnostics) = loadFile(file)
-            result.diagnostics += diagnostics
-            for rule in rules {
+            let pack = loadFile(file)
+            result.diagnostics += pack.diagnostics
+            result.global += pack.global
+            for rule in pack.rules {
                 if let first = firstDefinition[rule.id] {
                     result.diagnostics.append(
                         RuleDiagnostic(.error, rule.source, rule: rule.id, "duplicate id, first defined at \(first)"))
@@ -68,58 +70,72 @@ public enum RulePackLoader {
     }
 
     /// Loads one pack file.
-    public static func loadFile(_ file: String) -> (rules: [Rule], diagnostics: [RuleDiagnostic]) {
+    public static func loadFile(_ file: String) -> LoadedRules {
+        func failure(_ message: String) -> LoadedRules {
+            LoadedRules(
+                rules: [], diagnostics: [RuleDiagnostic(.error, SourceLocation(file: file, line: 0), message)],
+                files: [file])
+        }
         let text: String
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: file))
-            guard let decoded = String(data: data, encoding: .utf8) else {
-                return ([], [RuleDiagnostic(.error, SourceLocation(file: file, line: 0), "not UTF-8 text")])
-            }
+            guard let decoded = String(data: data, encoding: .utf8) else { return failure("not UTF-8 text") }
             text = decoded
         } catch {
-            return ([], [RuleDiagnostic(.error, SourceLocation(file: file, line: 0), "cannot read: \(error)")])
+            return failure("cannot read: \(error)")
         }
         return parse(text, file: file)
     }
 
     /// Parses the text of one pack; `file` names it in diagnostics.
-    public static func parse(_ text: String, file: String) -> (rules: [Rule], diagnostics: [RuleDiagnostic]) {
+    public static func parse(_ text: String, file: String) -> LoadedRules {
+        var pack = LoadedRules(rules: [], diagnostics: [], files: [file])
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            return ([], [yamlDiagnostic(error, file: file)])
+            pack.diagnostics.append(yamlDiagnostic(error, file: file))
+            return pack
         } catch {
-            return ([], [RuleDiagnostic(.error, SourceLocation(file: file, line: 0), "YAML: \(error)")])
+            pack.diagnostics.append(RuleDiagnostic(.error, SourceLocation(file: file, line: 0), "YAML: \(error)"))
+            return pack
         }
-        let fileStart = SourceLocation(file: file, line: 1)
         guard let root else {
-            return ([], [RuleDiagnostic(.warning, fileStart, "empty rule pack")])
+            pack.diagnostics.append(RuleDiagnostic(.warning, SourceLocation(file: file, line: 1), "empty rule pack"))
+            return pack
         }
         guard let mapping = root.mapping else {
-            return ([], [RuleDiagnostic(.error, location(root, file), "a rule pack is a mapping with a `rules:` list")])
+            pack.diagnostics.append(
+                RuleDiagnostic(.error, location(root, file), "a rule pack is a mapping with a `rules:` list"))
+            return pack
         }
-        var diagnostics: [RuleDiagnostic] = []
         var rulesNode: Node?
+        var globalNode: Node?
         for (key, value) in mapping {
-            if key.string == "rules" {
-                rulesNode = value
-            } else {
-                diagnostics.append(
+            switch key.string {
+            case "rules": rulesNode = value
+            case "global": globalNode = value
+            default:
+                pack.diagnostics.append(
                     RuleDiagnostic(.error, location(key, file), "unknown top-level key `\(key.string ?? "?")`"))
             }
         }
-        guard let rulesNode, let sequence = rulesNode.sequence else {
-            diagnostics.append(RuleDiagnostic(.error, location(root, file), "missing `rules:` list"))
-            return ([], diagnostics)
+        if let globalNode {
+            var reader = FieldReader(file: file)
+            pack.global = reader.globalFilters(globalNode)
+            pack.diagnostics += reader.diagnostics
         }
-        var rules: [Rule] = []
+        if rulesNode == nil && globalNode != nil { return pack }
+        guard let rulesNode, let sequence = rulesNode.sequence else {
+            pack.diagnostics.append(RuleDiagnostic(.error, location(root, file), "missing `rules:` list"))
+            return pack
+        }
         for node in sequence {
             var reader = RuleReader(node: node, file: file)
-            if let rule = reader.read() { rules.append(rule) }
-            diagnostics += reader.diagnostics
+            if let rule = reader.read() { pack.rules.append(rule) }
+            pack.diagnostics += reader.fields.diagnostics
         }
-        return (rules, diagnostics)
+        return pack
     }
 
     static func location(_ node: Node, _ file: String) -> SourceLocation {
@@ -140,82 +156,129 @@ public enum RulePackLoader {
     }
 }
 
+/// The offline validators a rule may name in `validate:`.
+public let knownValidators: Set<String> = ["github-checksum", "npm-checksum", "gitlab-checksum", "pypi-macaroon"]
+
 /// Reads one rule mapping, collecting every problem rather than stopping at the first.
 private struct RuleReader {
     let node: Node
-    let file: String
-    var diagnostics: [RuleDiagnostic] = []
-    var ruleID: String?
+    var fields: FieldReader
 
     static let knownKeys: Set<String> = [
-        "id", "name", "pattern", "min_entropy", "keywords", "stopwords", "severity", "confidence", "categories",
-        "description", "references", "paths", "examples", "negative_examples",
+        "id", "name", "kind", "pattern", "min_entropy", "keywords", "stopwords", "allow", "allow_context",
+        "validate", "on_invalid", "severity", "confidence", "categories", "description", "references", "paths",
+        "examples", "negative_examples",
     ]
 
     init(node: Node, file: String) {
         self.node = node
-        self.file = file
+        self.fields = FieldReader(file: file)
     }
 
     mutating func read() -> Rule? {
-        let start = RulePackLoader.location(node, file)
+        let start = fields.location(node)
         guard let mapping = node.mapping else {
-            error(start, "a rule is a mapping of fields")
+            fields.error(start, "a rule is a mapping of fields")
             return nil
         }
-        var fields: [String: Node] = [:]
+        var values: [String: Node] = [:]
         for (key, value) in mapping {
             guard let name = key.string else {
-                error(RulePackLoader.location(key, file), "field names are strings")
+                fields.error(fields.location(key), "field names are strings")
                 continue
             }
-            fields[name] = value
-            if name == "id" { ruleID = value.string }
+            values[name] = value
+            if name == "id" { fields.ruleID = value.string }
         }
         for (key, _) in mapping {
             if let name = key.string, !Self.knownKeys.contains(name) {
-                error(RulePackLoader.location(key, file), "unknown field `\(name)`")
+                fields.error(fields.location(key), "unknown field `\(name)`")
             }
         }
-        let errorsBefore = diagnostics.count
+        let errorsBefore = fields.diagnostics.count
 
-        let id = requiredString("id", fields, start) ?? ""
+        let id = fields.requiredString("id", values, start) ?? ""
         if !id.isEmpty && !Rule.isValidID(id) {
-            error(
-                location(fields["id"]!), "bad id `\(id)`: use dot-separated lower-case parts like `pypi.upload-token`")
+            fields.error(
+                fields.location(values["id"]!),
+                "bad id `\(id)`: use dot-separated lower-case parts like `pypi.upload-token`")
         }
-        let name = requiredString("name", fields, start) ?? ""
-        let pattern = requiredString("pattern", fields, start) ?? ""
+        let name = fields.requiredString("name", values, start) ?? ""
+        let pattern = fields.requiredString("pattern", values, start) ?? ""
         var minEntropy: Double?
-        if let node = fields["min_entropy"] {
+        if let node = values["min_entropy"] {
             if let value = node.scalar.flatMap({ Double($0.string) }), (0...8).contains(value) {
                 minEntropy = value
             } else {
-                error(location(node), "`min_entropy` is a number of bits per byte from 0 to 8")
+                fields.error(fields.location(node), "`min_entropy` is a number of bits per byte from 0 to 8")
             }
         }
-        let severity = enumField("severity", fields, default: Severity.high)
-        let confidence = enumField("confidence", fields, default: Confidence.medium)
-        let keywords = stringList("keywords", fields)
-        if keywords.contains(where: \.isEmpty) { error(location(fields["keywords"]!), "empty keyword") }
-        let stopwords = stringList("stopwords", fields)
-        let paths = pathFilter(fields["paths"])
-        let examples = exampleList("examples", fields)
-        let negatives = exampleList("negative_examples", fields)
+        let kind = fields.enumField("kind", values, default: RuleKind.secret)
+        let severity = fields.enumField("severity", values, default: Severity.high)
+        let confidence = fields.enumField("confidence", values, default: Confidence.medium)
+        let keywords = fields.stringList("keywords", values)
+        if keywords.contains(where: \.isEmpty) { fields.error(fields.location(values["keywords"]!), "empty keyword") }
+        let stopwords = fields.stringList("stopwords", values)
+        let allow = fields.patternList("allow", values)
+        let allowContext = fields.patternList("allow_context", values)
+        let validator = fields.optionalString("validate", values)
+        if let validator, !knownValidators.contains(validator) {
+            let names = knownValidators.sorted().joined(separator: ", ")
+            fields.error(fields.location(values["validate"]!), "unknown validator `\(validator)`; known: \(names)")
+        }
+        let onInvalid = fields.enumField("on_invalid", values, default: InvalidSecretAction.suppress)
+        if values["on_invalid"] != nil && validator == nil {
+            fields.error(fields.location(values["on_invalid"]!), "`on_invalid` needs `validate`")
+        }
+        let paths = fields.pathFilter(values["paths"])
+        let examples = fields.exampleList("examples", values)
+        let negatives = fields.exampleList("negative_examples", values)
 
-        guard diagnostics.count == errorsBefore, !id.isEmpty else { return nil }
+        guard fields.diagnostics.count == errorsBefore, !id.isEmpty else { return nil }
         return Rule(
             id: id, name: name, pattern: pattern, minEntropy: minEntropy, keywords: keywords, stopwords: stopwords,
-            severity: severity, confidence: confidence, categories: stringList("categories", fields),
-            description: optionalString("description", fields) ?? "", references: stringList("references", fields),
-            paths: paths, examples: examples, negativeExamples: negatives, source: start,
-            patternLine: fields["pattern"].map(location)?.line)
+            allow: allow, allowContext: allowContext, kind: kind, validator: validator, onInvalid: onInvalid,
+            severity: severity, confidence: confidence, categories: fields.stringList("categories", values),
+            description: fields.optionalString("description", values) ?? "",
+            references: fields.stringList("references", values), paths: paths, examples: examples,
+            negativeExamples: negatives, source: start, patternLine: values["pattern"].map(fields.location)?.line)
+    }
+}
+
+/// Reads typed fields out of YAML nodes, collecting problems with their file and line.
+private struct FieldReader {
+    let file: String
+    var diagnostics: [RuleDiagnostic] = []
+    /// The rule being read, named in diagnostics.
+    var ruleID: String?
+
+    init(file: String) {
+        self.file = file
     }
 
     func location(_ node: Node) -> SourceLocation { RulePackLoader.location(node, file) }
 
     mutating func error(_ at: SourceLocation, _ message: String) {
         diagnostics.append(RuleDiagnostic(.error, at, rule: ruleID, message))
+    }
+
+    /// A pack's `global:` section: `stopwords`, `allow` and `allow_context` for every secret rule.
+    mutating func globalFilters(_ node: Node) -> GlobalFilters {
+        guard let mapping = node.mapping else {
+            error(location(node), "`global` is a mapping with `stopwords`, `allow` and/or `allow_context`")
+            return GlobalFilters()
+        }
+        var values: [String: Node] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string, ["stopwords", "allow", "allow_context"].contains(name) else {
+                error(location(key), "`global` takes `stopwords`, `allow` and `allow_context` only")
+                continue
+            }
+            values[name] = value
+        }
+        return GlobalFilters(
+            stopwords: stringList("stopwords", values), allow: patternList("allow", values),
+            allowContext: patternList("allow_context", values))
     }
 
     mutating func requiredString(_ key: String, _ fields: [String: Node], _ start: SourceLocation) -> String? {
@@ -240,18 +303,28 @@ private struct RuleReader {
     }
 
     mutating func stringList(_ key: String, _ fields: [String: Node]) -> [String] {
+        stringNodes(key, fields).map(\.value)
+    }
+
+    /// A list of pattern strings, each with the line it was written on.
+    mutating func patternList(_ key: String, _ fields: [String: Node]) -> [AllowPattern] {
+        stringNodes(key, fields).map { AllowPattern($0.value, source: $0.at) }
+    }
+
+    private mutating func stringNodes(_ key: String, _ fields: [String: Node]) -> [(value: String, at: SourceLocation)]
+    {
         guard let node = fields[key] else { return [] }
         guard let sequence = node.sequence else {
             error(location(node), "`\(key)` is a list of strings")
             return []
         }
-        var values: [String] = []
+        var values: [(String, SourceLocation)] = []
         for item in sequence {
             guard let value = item.scalar?.string else {
                 error(location(item), "`\(key)` holds strings only")
                 continue
             }
-            values.append(value)
+            values.append((value, location(item)))
         }
         return values
     }

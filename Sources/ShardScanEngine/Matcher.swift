@@ -1,3 +1,4 @@
+import Hyperscan
 import PCRE2
 import ShardScanCore
 
@@ -18,16 +19,27 @@ public struct ScanOutcome: Sendable, Equatable {
     }
 }
 
-/// Runs a ``RuleSet`` over byte buffers. One per thread: it owns PCRE2 match scratch.
+/// Runs a ``RuleSet`` over byte buffers. One per thread: it owns PCRE2 match scratch and Hyperscan scratch.
+///
+/// One Hyperscan pass finds where each rule's pattern may match and where its keywords are; PCRE2 then
+/// runs only for rules with candidates, only over the bytes around them.
 public final class Matcher {
     public let ruleSet: RuleSet
     private let scratch: MatchScratch
+    private let hyperscanScratch: Scratch?
     private let useJIT: Bool
+    /// Reused across scans: candidate end offsets per rule and per keyword, in ascending order.
+    private var ruleHits: [[Int]]
+    private var keywordHits: [[Int]]
+    private var touchedRules: [Int] = []
+    private var touchedKeywords: [Int] = []
 
     /// Bytes either side of a match in which one of a rule's keywords must occur.
     public static let keywordWindow = 256
     /// Bytes of context kept either side of a secret in a snippet, within its line.
     public static let snippetContext = 60
+    /// Bytes PCRE2 may look at past the last candidate end of a region, for lookaheads.
+    static let lookaheadSlack = 256
 
     /// - Parameters:
     ///   - limits: PCRE2 limits for each match call.
@@ -35,47 +47,46 @@ public final class Matcher {
     public init(ruleSet: RuleSet, limits: MatchLimits = .scanning, useJIT: Bool = true) {
         self.ruleSet = ruleSet
         self.scratch = MatchScratch(limits: limits)
+        self.hyperscanScratch = ruleSet.prefilter.database.flatMap { try? Scratch(for: $0) }
         self.useJIT = useJIT
+        self.ruleHits = Array(repeating: [], count: ruleSet.rules.count)
+        self.keywordHits = Array(repeating: [], count: ruleSet.prefilter.keywords.count)
     }
 
     /// Scans `bytes` (any bytes: not necessarily UTF-8) as the file at `path` inside its release;
-    /// `path` decides which rules apply, `nil` applies all.
-    public func scan(_ bytes: UnsafeRawBufferPointer, path: String?) -> ScanOutcome {
+    /// `path` decides which rules apply, `nil` applies all. `onlyRule` limits the scan to one rule index.
+    public func scan(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int? = nil) -> ScanOutcome {
         var outcome = ScanOutcome()
-        var lowered: [UInt8]?
-        for compiled in ruleSet.rules where compiled.rule.paths.admits(path) {
+        let prefilter = ruleSet.prefilter
+        let gated = collectCandidates(bytes)
+        defer { clearCandidates() }
+        let indices = onlyRule.map { [$0] } ?? Array(ruleSet.rules.indices)
+        for index in indices {
+            let compiled = ruleSet.rules[index]
             let rule = compiled.rule
-            if !rule.keywords.isEmpty {
-                if lowered == nil { lowered = asciiLowercased(bytes) }
-                guard rule.keywords.contains(where: { lowered!.contains(keyword: $0, in: 0..<bytes.count) }) else {
-                    continue
-                }
+            guard rule.paths.admits(path) else { continue }
+            let keywordIndices = prefilter.ruleKeywords[index]
+            if !keywordIndices.isEmpty && !keywordIndices.contains(where: { !keywordHits[$0].isEmpty }) { continue }
+            var regions = [0..<bytes.count]
+            if gated, case .pattern(let maxWidth) = prefilter.gates[index] {
+                guard !ruleHits[index].isEmpty else { continue }
+                regions = Self.regions(ends: ruleHits[index], maxWidth: maxWidth)
             }
             do {
-                for match in try compiled.regex.allMatches(in: bytes, scratch: scratch, useJIT: useJIT) {
+                for match in try matches(of: compiled.regex, in: bytes, regions: regions) {
                     guard let secretRange = match.groups[compiled.secretGroup], !secretRange.isEmpty else { continue }
-                    if !rule.keywords.isEmpty {
-                        let window =
-                            max(
-                                0, match.range.lowerBound - Self.keywordWindow)..<min(
-                                bytes.count, match.range.upperBound + Self.keywordWindow)
-                        guard rule.keywords.contains(where: { lowered!.contains(keyword: $0, in: window) }) else {
-                            continue
-                        }
+                    if !keywordIndices.isEmpty && !keywordNear(match.range, keywordIndices, count: bytes.count) {
+                        continue
                     }
                     let secretBytes = UnsafeRawBufferPointer(rebasing: bytes[secretRange])
                     let entropy = shannonEntropy(secretBytes)
                     if let minimum = rule.minEntropy, entropy < minimum { continue }
-                    let secret = String(decoding: secretBytes, as: UTF8.self)
-                    if !rule.stopwords.isEmpty {
-                        let lowerSecret = secret.lowercased()
-                        if rule.stopwords.contains(where: { lowerSecret.contains($0) }) { continue }
-                    }
+                    if isAllowed(compiled, secretBytes, at: secretRange, in: bytes) { continue }
                     outcome.findings.append(
                         Finding(
                             ruleID: rule.id, start: secretRange.lowerBound, end: secretRange.upperBound, line: 0,
-                            column: 0, endLine: 0, endColumn: 0, secret: secret, entropy: entropy,
-                            snippetBefore: "", snippetAfter: ""))
+                            column: 0, endLine: 0, endColumn: 0, secret: String(decoding: secretBytes, as: UTF8.self),
+                            entropy: entropy, snippetBefore: "", snippetAfter: ""))
                 }
             } catch {
                 outcome.failures.append(RuleFailure(ruleID: rule.id, message: Self.describe(error)))
@@ -84,6 +95,150 @@ public final class Matcher {
         if outcome.findings.count > 1 { outcome.findings = Self.preferSpecific(outcome.findings, ruleSet: ruleSet) }
         if !outcome.findings.isEmpty { locate(&outcome.findings, in: bytes) }
         return outcome
+    }
+
+    /// Fills ``ruleHits`` and ``keywordHits``. Returns whether Hyperscan gated the rules; when it did not
+    /// (no database, or the scan failed), every rule runs over the whole buffer and keyword hits come from
+    /// a plain search.
+    private func collectCandidates(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let prefilter = ruleSet.prefilter
+        if let database = prefilter.database, let hyperscanScratch {
+            let ruleCount = UInt32(prefilter.ruleCount)
+            do {
+                try database.scan(bytes, scratch: hyperscanScratch) { hit in
+                    if hit.id < ruleCount {
+                        let index = Int(hit.id)
+                        if ruleHits[index].isEmpty { touchedRules.append(index) }
+                        ruleHits[index].append(hit.end)
+                    } else {
+                        let index = Int(hit.id - ruleCount)
+                        if keywordHits[index].isEmpty { touchedKeywords.append(index) }
+                        keywordHits[index].append(hit.end)
+                    }
+                    return true
+                }
+                return true
+            } catch {
+                clearCandidates()
+            }
+        }
+        guard !prefilter.keywords.isEmpty else { return false }
+        let lowered = asciiLowercased(bytes)
+        for (index, keyword) in prefilter.keywords.enumerated() {
+            let ends = lowered.ends(of: keyword)
+            if !ends.isEmpty {
+                keywordHits[index] = ends
+                touchedKeywords.append(index)
+            }
+        }
+        return false
+    }
+
+    private func clearCandidates() {
+        for index in touchedRules { ruleHits[index].removeAll(keepingCapacity: true) }
+        for index in touchedKeywords { keywordHits[index].removeAll(keepingCapacity: true) }
+        touchedRules.removeAll(keepingCapacity: true)
+        touchedKeywords.removeAll(keepingCapacity: true)
+    }
+
+    /// The byte ranges a match ending at one of `ends` can start and end in, merged.
+    static func regions(ends: [Int], maxWidth: Int?) -> [Range<Int>] {
+        guard let maxWidth else { return [0..<ends.last!] }
+        var regions: [Range<Int>] = []
+        for end in ends {
+            let lower = max(0, end - maxWidth)
+            if let last = regions.last, lower <= last.upperBound {
+                regions[regions.count - 1] = last.lowerBound..<max(last.upperBound, end)
+            } else {
+                regions.append(lower..<end)
+            }
+        }
+        return regions
+    }
+
+    /// PCRE2 matches of `regex` that start inside `regions`, without overlaps, in order.
+    private func matches(of regex: Regex, in bytes: UnsafeRawBufferPointer, regions: [Range<Int>]) throws(MatchError)
+        -> [Match]
+    {
+        var matches: [Match] = []
+        var offset = 0
+        for region in regions {
+            offset = max(offset, region.lowerBound)
+            let subject = UnsafeRawBufferPointer(
+                rebasing: bytes[0..<min(bytes.count, region.upperBound + Self.lookaheadSlack)])
+            while offset <= subject.count,
+                let match = try regex.firstMatch(in: subject, from: offset, scratch: scratch, useJIT: useJIT)
+            {
+                guard match.range.lowerBound <= region.upperBound else { break }
+                matches.append(match)
+                let whole = match.range
+                // An empty match would be found again at the same place; step over one byte.
+                offset = whole.isEmpty ? whole.upperBound + 1 : whole.upperBound
+            }
+        }
+        return matches
+    }
+
+    /// Whether one of the keywords lies wholly within ``keywordWindow`` bytes of `range`.
+    private func keywordNear(_ range: Range<Int>, _ keywordIndices: [Int], count: Int) -> Bool {
+        let windowStart = max(0, range.lowerBound - Self.keywordWindow)
+        let windowEnd = min(count, range.upperBound + Self.keywordWindow)
+        for index in keywordIndices {
+            let ends = keywordHits[index]
+            let length = ruleSet.prefilter.keywords[index].utf8.count
+            // The first hit that starts inside the window.
+            var low = 0
+            var high = ends.count
+            while low < high {
+                let middle = (low + high) / 2
+                if ends[middle] - length < windowStart { low = middle + 1 } else { high = middle }
+            }
+            if low < ends.count && ends[low] <= windowEnd { return true }
+        }
+        return false
+    }
+
+    /// Whether a stop-word or allow pattern (the rule's, or for secrets the global ones) marks the value
+    /// as a placeholder or not a credential.
+    private func isAllowed(
+        _ compiled: CompiledRule, _ secret: UnsafeRawBufferPointer, at range: Range<Int>,
+        in bytes: UnsafeRawBufferPointer
+    ) -> Bool {
+        let rule = compiled.rule
+        let global = rule.kind == .secret
+        let stopwords = global ? rule.stopwords + ruleSet.global.stopwords : rule.stopwords
+        if !stopwords.isEmpty {
+            let lowered = asciiLowercased(secret)
+            if stopwords.contains(where: { !lowered.ends(of: $0, limit: 1).isEmpty }) { return true }
+        }
+        let allow = global ? compiled.allow + ruleSet.globalAllow : compiled.allow
+        for regex in allow where (try? regex.firstMatch(in: secret, scratch: scratch, useJIT: useJIT)) != nil {
+            return true
+        }
+        let allowContext = global ? compiled.allowContext + ruleSet.globalAllowContext : compiled.allowContext
+        guard !allowContext.isEmpty else { return false }
+        let context = Self.lineContext(of: range, in: bytes)
+        for regex in allowContext
+        where
+            (try? regex.firstMatch(
+                in: UnsafeRawBufferPointer(rebasing: bytes[context]), scratch: scratch, useJIT: useJIT))
+            != nil
+        {
+            return true
+        }
+        return false
+    }
+
+    /// The secret's line, cut to ``Rule/contextReach`` bytes either side of it.
+    static func lineContext(of range: Range<Int>, in bytes: UnsafeRawBufferPointer) -> Range<Int> {
+        let newline = UInt8(ascii: "\n")
+        var start = range.lowerBound
+        let floor = max(0, range.lowerBound - Rule.contextReach)
+        while start > floor && bytes[start - 1] != newline { start -= 1 }
+        var end = range.upperBound
+        let ceiling = min(bytes.count, range.upperBound + Rule.contextReach)
+        while end < ceiling && bytes[end] != newline { end += 1 }
+        return start..<end
     }
 
     /// Where secrets of rules of different confidence overlap (a generic `token = "…"` rule and the
@@ -106,9 +261,9 @@ public final class Matcher {
     }
 
     /// Scans `text`'s UTF-8 bytes.
-    public func scan(text: String, path: String?) -> ScanOutcome {
+    public func scan(text: String, path: String?, onlyRule: Int? = nil) -> ScanOutcome {
         var copy = text
-        return copy.withUTF8 { scan(UnsafeRawBufferPointer($0), path: path) }
+        return copy.withUTF8 { scan(UnsafeRawBufferPointer($0), path: path, onlyRule: onlyRule) }
     }
 
     static func describe(_ error: MatchError) -> String {
@@ -180,23 +335,28 @@ func asciiLowercased(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
 }
 
 extension Array where Element == UInt8 {
-    /// Whether lower-case `keyword` occurs entirely inside `range` of this (lower-cased) buffer.
-    func contains(keyword: String, in range: Range<Int>) -> Bool {
+    /// The end offsets of the occurrences of lower-case `keyword` in this (lower-cased) buffer, in order;
+    /// at most `limit` of them.
+    func ends(of keyword: String, limit: Int = .max) -> [Int] {
         var needle = keyword
         return needle.withUTF8 { needleBytes in
-            guard needleBytes.count <= range.count else { return false }
-            return withUnsafeBufferPointer { haystack in
+            var ends: [Int] = []
+            guard !needleBytes.isEmpty, needleBytes.count <= count else { return ends }
+            withUnsafeBufferPointer { haystack in
+                let base = haystack.baseAddress!
                 let first = Int32(needleBytes[0])
-                var cursor = haystack.baseAddress! + range.lowerBound
-                let last = haystack.baseAddress! + range.upperBound - needleBytes.count
-                while cursor <= last {
-                    guard let hit = memchr(cursor, first, last - cursor + 1) else { return false }
+                var cursor = base
+                let last = base + count - needleBytes.count
+                while cursor <= last && ends.count < limit {
+                    guard let hit = memchr(cursor, first, last - cursor + 1) else { break }
                     let candidate = hit.assumingMemoryBound(to: UInt8.self)
-                    if memcmp(candidate, needleBytes.baseAddress!, needleBytes.count) == 0 { return true }
+                    if memcmp(candidate, needleBytes.baseAddress!, needleBytes.count) == 0 {
+                        ends.append(UnsafePointer(candidate) - base + needleBytes.count)
+                    }
                     cursor = UnsafePointer(candidate) + 1
                 }
-                return false
             }
+            return ends
         }
     }
 }

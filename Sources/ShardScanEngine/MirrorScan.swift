@@ -8,7 +8,7 @@ public struct MirrorScan {
     public let options: ScanOptions
 
     /// Bumped when matching behaviour changes, so that stores rescan blobs scanned by older engines.
-    public static let engineVersion = "1"
+    public static let engineVersion = "2"
 
     public init(store: Store, ruleSet: RuleSet, options: ScanOptions = ScanOptions()) {
         self.store = store
@@ -27,7 +27,7 @@ public struct MirrorScan {
 
     /// Scans every source in turn; one failing shard never stops the others.
     public func run(_ sources: [ShardSource], report: @escaping (ScanEvent) -> Void) throws -> Summary {
-        let digest = Rule.digest(of: ruleSet.rules.map(\.rule), engineVersion: Self.engineVersion)
+        let digest = ruleSet.digest(engineVersion: Self.engineVersion)
         let ruleSetID = try store.ruleSetID(digest: digest)
         let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: ruleSet.rules.count)
         try store.recordRules(ruleSet.rules.map(\.rule), runID: runID)

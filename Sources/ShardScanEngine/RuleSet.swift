@@ -1,27 +1,61 @@
 import PCRE2
 import ShardScanCore
 
-/// A rule with its pattern compiled.
+/// A rule with its patterns compiled.
 public struct CompiledRule: Sendable {
     public let rule: Rule
     let regex: Regex
     /// The capture group that holds the secret.
     let secretGroup: Int
+    let allow: [Regex]
+    let allowContext: [Regex]
 }
 
 /// Rules compiled once and shared by every matcher. Rules that do not compile are left out and
 /// reported in ``diagnostics``; the others work.
 public struct RuleSet: Sendable {
     public let rules: [CompiledRule]
-    /// Load and compile problems, in file order.
+    /// Load and compile problems, in file order, and notes on how rules will run.
     public let diagnostics: [RuleDiagnostic]
+    /// The `global:` filters every secret rule obeys, as declared.
+    public let global: GlobalFilters
+    let globalAllow: [Regex]
+    let globalAllowContext: [Regex]
+    /// Gates rules by one Hyperscan pass over each blob.
+    public let prefilter: Prefilter
 
     public var errors: [RuleDiagnostic] { diagnostics.filter { $0.level == .error } }
 
-    /// Compiles every loaded rule.
-    public init(_ loaded: LoadedRules) {
+    /// The digest blobs scanned by this rule set are remembered under.
+    public func digest(engineVersion: String) -> String {
+        Rule.digest(of: rules.map(\.rule), global: global, engineVersion: engineVersion)
+    }
+
+    /// Compiles every loaded rule, and the prefilter over them (kept in `cacheDirectory`, when given,
+    /// so the next run loads it instead of compiling).
+    public init(_ loaded: LoadedRules, cacheDirectory: String? = nil) {
+        self.init(loaded, cacheDirectory: cacheDirectory, prefiltered: true)
+    }
+
+    /// `prefiltered: false` runs every rule over every buffer: the reference the prefilter is tested against.
+    init(_ loaded: LoadedRules, cacheDirectory: String?, prefiltered: Bool) {
         var compiled: [CompiledRule] = []
         var diagnostics = loaded.diagnostics
+        func compileAll(_ patterns: [AllowPattern], rule: String?, field: String) -> [Regex]? {
+            var regexes: [Regex] = []
+            for allow in patterns {
+                do {
+                    regexes.append(try Regex(allow.pattern))
+                } catch {
+                    diagnostics.append(
+                        RuleDiagnostic(
+                            .error, allow.source, rule: rule,
+                            "`\(field)` pattern does not compile: \(error.description)"))
+                    return nil
+                }
+            }
+            return regexes
+        }
         for rule in loaded.rules {
             let at = SourceLocation(file: rule.source.file, line: rule.patternLine)
             do {
@@ -33,11 +67,46 @@ public struct RuleSet: Sendable {
                             "pattern has no secret group: name one `(?<secret>…)` or add a group"))
                     continue
                 }
-                compiled.append(CompiledRule(rule: rule, regex: regex, secretGroup: group))
+                guard let allow = compileAll(rule.allow, rule: rule.id, field: "allow"),
+                    let allowContext = compileAll(rule.allowContext, rule: rule.id, field: "allow_context")
+                else { continue }
+                compiled.append(
+                    CompiledRule(
+                        rule: rule, regex: regex, secretGroup: group, allow: allow, allowContext: allowContext))
             } catch {
                 diagnostics.append(
                     RuleDiagnostic(.error, at, rule: rule.id, "pattern does not compile: \(error.description)"))
             }
+        }
+        // A bad global pattern is reported and left out; the rules still run.
+        globalAllow = loaded.global.allow.compactMap { compileAll([$0], rule: nil, field: "global allow")?.first }
+        globalAllowContext = loaded.global.allowContext.compactMap {
+            compileAll([$0], rule: nil, field: "global allow_context")?.first
+        }
+        global = loaded.global
+
+        let rules = compiled.map(\.rule)
+        do {
+            prefilter =
+                prefiltered
+                ? try Prefilter(rules: rules, cacheDirectory: cacheDirectory)
+                : Prefilter(ungated: rules, reason: "prefilter turned off")
+        } catch {
+            prefilter = Prefilter(ungated: rules, reason: "Hyperscan failed: \(error.description)")
+            diagnostics.append(
+                RuleDiagnostic(
+                    .warning, SourceLocation(file: loaded.files.first ?? "<rules>", line: 0),
+                    "the Hyperscan prefilter could not be built (\(error.description)); every rule runs on every blob"))
+        }
+        for (index, reason) in prefilter.rejections.sorted(by: { $0.key < $1.key }) where prefilter.database != nil {
+            let rule = rules[index]
+            let fallback =
+                prefilter.gates[index] == .keywords
+                ? "it runs only on files holding one of its keywords" : "it runs PCRE2 over every file (slower)"
+            diagnostics.append(
+                RuleDiagnostic(
+                    .note, SourceLocation(file: rule.source.file, line: rule.patternLine), rule: rule.id,
+                    "Hyperscan cannot prefilter this pattern (\(reason)); \(fallback)"))
         }
         self.rules = compiled
         self.diagnostics = diagnostics.sorted {
@@ -46,18 +115,12 @@ public struct RuleSet: Sendable {
     }
 
     /// Loads and compiles the packs at `paths`.
-    public static func load(paths: [String]) -> RuleSet {
-        RuleSet(RulePackLoader.load(paths: paths))
+    public static func load(paths: [String], cacheDirectory: String? = Prefilter.defaultCacheDirectory) -> RuleSet {
+        RuleSet(RulePackLoader.load(paths: paths), cacheDirectory: cacheDirectory)
     }
 
-    /// The subset with the given rule id, keeping diagnostics; `nil` when no such rule compiled.
-    public func only(ruleID: String) -> RuleSet? {
-        let kept = rules.filter { $0.rule.id == ruleID }
-        return kept.isEmpty ? nil : RuleSet(rules: kept, diagnostics: diagnostics)
-    }
-
-    init(rules: [CompiledRule], diagnostics: [RuleDiagnostic]) {
-        self.rules = rules
-        self.diagnostics = diagnostics
+    /// The index of the rule with id `ruleID`, if it compiled.
+    public func index(of ruleID: String) -> Int? {
+        rules.firstIndex { $0.rule.id == ruleID }
     }
 }

@@ -21,13 +21,12 @@ public enum RuleTester {
     /// Every example and negative example of every rule (or of `ruleID` only), in rule order.
     public static func run(_ ruleSet: RuleSet, ruleID: String? = nil) -> [ExampleResult] {
         var results: [ExampleResult] = []
-        for compiled in ruleSet.rules where ruleID == nil || compiled.rule.id == ruleID {
+        let matcher = Matcher(ruleSet: ruleSet, limits: exampleBudget, useJIT: false)
+        for (index, compiled) in ruleSet.rules.enumerated() where ruleID == nil || compiled.rule.id == ruleID {
             let rule = compiled.rule
-            let matcher = Matcher(
-                ruleSet: RuleSet(rules: [compiled], diagnostics: []), limits: exampleBudget, useJIT: false)
             for (examples, negative) in [(rule.examples, false), (rule.negativeExamples, true)] {
                 for example in examples {
-                    let outcome = matcher.scan(text: example.text, path: example.path)
+                    let outcome = matcher.scan(text: example.text, path: example.path, onlyRule: index)
                     let at = SourceLocation(file: rule.source.file, line: example.line)
                     var problem: String?
                     if let failure = outcome.failures.first {
@@ -60,7 +59,7 @@ public enum RuleTester {
             let entropy = (shannonEntropy(secret) * 100).rounded() / 100
             return " (secret entropy \(entropy) is below min_entropy \(minimum))"
         }
-        if !rule.keywords.isEmpty { return " (no keyword near the match, or a stopword in the secret)" }
-        return " (a stopword is in the secret)"
+        if !rule.keywords.isEmpty { return " (no keyword near the match, or a stop-word or allow pattern hit)" }
+        return " (a stop-word or allow pattern marks it as a placeholder)"
     }
 }

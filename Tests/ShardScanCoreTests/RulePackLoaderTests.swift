@@ -27,7 +27,8 @@ import Testing
                 negative_examples:
                   - 'x = "demo_"'
             """
-        let (rules, diagnostics) = RulePackLoader.parse(yaml, file: "demo.yaml")
+        let pack = RulePackLoader.parse(yaml, file: "demo.yaml")
+        let (rules, diagnostics) = (pack.rules, pack.diagnostics)
         #expect(diagnostics.isEmpty)
         let rule = try #require(rules.first)
         #expect(rule.id == "demo.token")
@@ -46,7 +47,8 @@ import Testing
 
     @Test func syntaxErrorNamesFileAndLine() {
         let yaml = "rules:\n  - id: a.b\n    name: [unclosed\n"
-        let (rules, diagnostics) = RulePackLoader.parse(yaml, file: "broken.yaml")
+        let pack = RulePackLoader.parse(yaml, file: "broken.yaml")
+        let (rules, diagnostics) = (pack.rules, pack.diagnostics)
         #expect(rules.isEmpty)
         #expect(diagnostics.count == 1)
         #expect(diagnostics[0].location.file == "broken.yaml")
@@ -68,7 +70,8 @@ import Testing
                 severity: extreme
                 surprise: true
             """
-        let (rules, diagnostics) = RulePackLoader.parse(yaml, file: "mixed.yaml")
+        let pack = RulePackLoader.parse(yaml, file: "mixed.yaml")
+        let (rules, diagnostics) = (pack.rules, pack.diagnostics)
         #expect(rules.map(\.id) == ["good.rule"])
         let messages = diagnostics.map(\.description)
         #expect(messages.contains { $0.contains("mixed.yaml:2") && $0.contains("bad id") })

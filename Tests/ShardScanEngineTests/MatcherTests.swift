@@ -121,7 +121,7 @@ struct FakeTokenMaker {
             rules:
               - id: bad.backtracking
                 name: Catastrophic
-                pattern: '^((a+)+)$'
+                pattern: '^((a+)+)(?=c)'
               - id: good.rule
                 name: Fine
                 pattern: '(b)'

@@ -1,0 +1,172 @@
+import Foundation
+import ShardScanCore
+import Testing
+
+@testable import ShardScanEngine
+
+/// The Hyperscan prefilter must change how fast rules run, never what they find.
+@Suite struct PrefilterTests {
+    static let rulesFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Rules").path
+
+    struct Hit: Hashable, CustomStringConvertible {
+        var rule: String
+        var start: Int
+        var end: Int
+        var description: String { "\(rule)@\(start)..<\(end)" }
+    }
+
+    static func hits(_ outcome: ScanOutcome) -> Set<Hit> {
+        Set(outcome.findings.map { Hit(rule: $0.ruleID, start: $0.start, end: $0.end) })
+    }
+
+    @Test func shippedRulesFindTheSameWithAndWithoutThePrefilter() throws {
+        let loaded = RulePackLoader.load(paths: [Self.rulesFolder])
+        #expect(loaded.errors.isEmpty)
+        let gated = RuleSet(loaded, cacheDirectory: Prefilter.defaultCacheDirectory)
+        let ungated = RuleSet(loaded, cacheDirectory: nil, prefiltered: false)
+        #expect(gated.prefilter.database != nil)
+        #expect(ungated.prefilter.database == nil)
+        let fast = Matcher(ruleSet: gated)
+        let reference = Matcher(ruleSet: ungated)
+
+        // Every example and negative example alone, then all of them in one file between filler lines,
+        // so that regions, merging and keyword windows are exercised far from the buffer's start.
+        var texts: [(String, String?)] = []
+        var document = ""
+        var maker = FakeTokenMaker(seed: 42)
+        for rule in loaded.rules {
+            for example in rule.examples + rule.negativeExamples {
+                texts.append((example.text, example.path))
+                document += "# " + maker.body(Int.random(in: 0...300)) + "\n" + example.text + "\n"
+            }
+        }
+        texts.append((document, nil))
+        var findings = 0
+        for (text, path) in texts {
+            let expected = Self.hits(reference.scan(text: text, path: path))
+            let actual = Self.hits(fast.scan(text: text, path: path))
+            #expect(actual == expected, "\(text.prefix(120))")
+            findings += actual.count
+        }
+        #expect(findings > loaded.rules.count)
+    }
+
+    @Test func compiledDatabaseIsCachedAndReused() throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("prefilter-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let pack = """
+            rules:
+              - id: demo.token
+                name: Token
+                pattern: '\\b(?<secret>tok_[a-z0-9]{12})\\b'
+                keywords: [tok_]
+            """
+        let first = RuleSet(LoadedRules(yaml: pack, file: "p.yaml"), cacheDirectory: cache.path)
+        let second = RuleSet(LoadedRules(yaml: pack, file: "p.yaml"), cacheDirectory: cache.path)
+        #expect(!first.prefilter.wasCached)
+        #expect(second.prefilter.wasCached)
+        let text = "TOKEN = 'tok_a1b2c3d4e5f6'"
+        #expect(Matcher(ruleSet: second).scan(text: text, path: nil).findings.map(\.secret) == ["tok_a1b2c3d4e5f6"])
+
+        // Another pattern is another cache entry, and a corrupt entry is rebuilt rather than trusted.
+        let changed = RuleSet(
+            LoadedRules(yaml: pack.replacingOccurrences(of: "{12}", with: "{10}"), file: "p.yaml"),
+            cacheDirectory: cache.path)
+        #expect(!changed.prefilter.wasCached)
+        for file in try FileManager.default.contentsOfDirectory(atPath: cache.path) where file.hasSuffix(".hsdb") {
+            try Data("garbage".utf8).write(to: cache.appendingPathComponent(file))
+        }
+        let rebuilt = RuleSet(LoadedRules(yaml: pack, file: "p.yaml"), cacheDirectory: cache.path)
+        #expect(!rebuilt.prefilter.wasCached)
+        #expect(Matcher(ruleSet: rebuilt).scan(text: text, path: nil).findings.count == 1)
+    }
+
+    @Test func patternsHyperscanRefusesFallBackToKeywordsOrRunEverywhere() throws {
+        // A bounded repeat this large is beyond Hyperscan even in prefilter mode.
+        let pack = """
+            rules:
+              - id: demo.huge-repeat
+                name: Keyword-gated
+                pattern: '(?<secret>BEGIN[A-Z]{1,65000}END)'
+                keywords: [begin]
+              - id: demo.huge-repeat-bare
+                name: Runs everywhere
+                pattern: '(?<secret>START[a-z]{1,65000}STOP)'
+            """
+        let ruleSet = RuleSet(LoadedRules(yaml: pack, file: "p.yaml"))
+        #expect(ruleSet.prefilter.gates == [.keywords, .always])
+        let notes = ruleSet.diagnostics.filter { $0.level == .note }.map(\.description)
+        #expect(notes.count == 2)
+        #expect(notes.first?.contains("p.yaml:4: note: rule demo.huge-repeat: Hyperscan cannot prefilter") == true)
+        let outcome = Matcher(ruleSet: ruleSet).scan(text: "x BEGINABCEND y STARTabcSTOP", path: nil)
+        #expect(outcome.findings.map(\.ruleID) == ["demo.huge-repeat", "demo.huge-repeat-bare"])
+    }
+
+    @Test func regionsCoverEveryPossibleStartAndMerge() {
+        #expect(Matcher.regions(ends: [10, 12, 100], maxWidth: 5) == [5..<12, 95..<100])
+        #expect(Matcher.regions(ends: [3, 50], maxWidth: 10) == [0..<3, 40..<50])
+        #expect(Matcher.regions(ends: [10, 14], maxWidth: 5) == [5..<14])
+        #expect(Matcher.regions(ends: [7, 90], maxWidth: nil) == [0..<90])
+    }
+
+    @Test func allowPatternsStopwordsAndGlobalFilters() throws {
+        let pack = """
+            global:
+              stopwords: [changeme]
+              allow: ['^(.)\\1+$']
+              allow_context: ['data:[a-z]+/[a-z0-9.+-]+;base64,']
+            rules:
+              - id: demo.assigned
+                name: Assigned secret
+                pattern: 'secret\\s*=\\s*"(?<secret>[^"]{8,})"'
+                allow: ['^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$']
+                allow_context: ['--hash=sha256:']
+              - id: demo.content
+                name: Content rules skip global filters
+                kind: content
+                pattern: '(?<secret>exec\\(zzzzzzzz\\))'
+            """
+        let loaded = LoadedRules(yaml: pack, file: "p.yaml")
+        #expect(loaded.diagnostics.isEmpty, "\(loaded.diagnostics)")
+        #expect(loaded.rules.map(\.kind) == [.secret, .content])
+        let matcher = Matcher(ruleSet: RuleSet(loaded))
+        func found(_ text: String) -> [String] { matcher.scan(text: text, path: nil).findings.map(\.secret) }
+        #expect(found(#"secret = "Hq8v2LmZp0Xr""#) == ["Hq8v2LmZp0Xr"])
+        #expect(found(#"secret = "changeme-now""#).isEmpty)  // global stop-word
+        #expect(found(#"secret = "zzzzzzzzzz""#).isEmpty)  // global allow: one repeated character
+        #expect(found(#"secret = "0f8fad5b-d9cb-469f-a165-70867728950e""#).isEmpty)  // rule allow: a UUID
+        #expect(found(#"pkg==1.0 --hash=sha256:abc secret = "Hq8v2LmZp0Xr""#).isEmpty)  // rule allow_context
+        #expect(found(#"icon = "data:image/png;base64,iVBOR" secret = "Hq8v2LmZp0Xr""#).isEmpty)  // global context
+        #expect(found("x\nsecret = \"Hq8v2LmZp0Xr\"\n" + #"icon = "data:image/png;base64,iVBOR""#).count == 1)
+        #expect(found("exec(zzzzzzzz)") == ["exec(zzzzzzzz)"])
+    }
+
+    @Test func badAllowPatternsAndValidatorsAreReportedWithRuleAndLine() {
+        let pack = """
+            global:
+              allow: ['(unclosed']
+            rules:
+              - id: demo.bad-allow
+                name: Bad allow
+                pattern: '(x+)'
+                allow: ['[z-a]']
+              - id: demo.bad-validator
+                name: Bad validator
+                pattern: '(y+)'
+                validate: crc99
+              - id: demo.fine
+                name: Fine
+                pattern: '(w+)'
+            """
+        let ruleSet = RuleSet(LoadedRules(yaml: pack, file: "p.yaml"))
+        let errors = ruleSet.errors.map(\.description)
+        #expect(errors.contains { $0.hasPrefix("p.yaml:2: error: `global allow` pattern does not compile") })
+        #expect(
+            errors.contains { $0.hasPrefix("p.yaml:7: error: rule demo.bad-allow: `allow` pattern does not compile") })
+        #expect(
+            errors.contains { $0.hasPrefix("p.yaml:11: error: rule demo.bad-validator: unknown validator `crc99`") })
+        #expect(ruleSet.rules.map(\.rule.id) == ["demo.fine"])
+        #expect(Matcher(ruleSet: ruleSet).scan(text: "www", path: nil).findings.count == 1)
+    }
+}
