@@ -82,11 +82,23 @@ public final class Matcher {
                     let entropy = shannonEntropy(secretBytes)
                     if let minimum = rule.minEntropy, entropy < minimum { continue }
                     if isAllowed(compiled, secretBytes, at: secretRange, in: bytes) { continue }
+                    let secret = String(decoding: secretBytes, as: UTF8.self)
+                    var confidence: Confidence?
+                    var facts: [String: String] = [:]
+                    if let validator = compiled.validator {
+                        let validation = validator.validate(secret)
+                        if !validation.isValid {
+                            guard rule.onInvalid == .lowerConfidence else { continue }
+                            confidence = .low
+                        }
+                        facts = validation.facts
+                        facts["valid"] = validation.isValid ? "yes" : "no"
+                    }
                     outcome.findings.append(
                         Finding(
                             ruleID: rule.id, start: secretRange.lowerBound, end: secretRange.upperBound, line: 0,
-                            column: 0, endLine: 0, endColumn: 0, secret: String(decoding: secretBytes, as: UTF8.self),
-                            entropy: entropy, snippetBefore: "", snippetAfter: ""))
+                            column: 0, endLine: 0, endColumn: 0, secret: secret, entropy: entropy, snippetBefore: "",
+                            snippetAfter: "", confidence: confidence, facts: facts))
                 }
             } catch {
                 outcome.failures.append(RuleFailure(ruleID: rule.id, message: Self.describe(error)))

@@ -63,7 +63,9 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
         runID = row["run_id"]
         kind = (row["kind"] as String?).flatMap(RuleKind.init(rawValue:)) ?? .secret
         confidence = (row["confidence"] as String?).flatMap(Confidence.init(rawValue:)) ?? .medium
-        facts = (row["facts"] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
+        facts =
+            (row["facts"] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+            ?? [:]
     }
 
     /// The row with its secret (and the secret inside the snippet) redacted. Content findings are
