@@ -56,6 +56,23 @@ public final class Matcher {
     /// Scans `bytes` (any bytes: not necessarily UTF-8) as the file at `path` inside its release;
     /// `path` decides which rules apply, `nil` applies all. `onlyRule` limits the scan to one rule index.
     public func scan(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int? = nil) -> ScanOutcome {
+        var outcome: ScanOutcome
+        if JSONUnescaped.applies(to: path), let decoded = JSONUnescaped(bytes) {
+            outcome = decoded.bytes.withUnsafeBytes { matchRules($0, path: path, onlyRule: onlyRule) }
+            for index in outcome.findings.indices {
+                outcome.findings[index].start = decoded.origin[outcome.findings[index].start]
+                outcome.findings[index].end = decoded.origin[outcome.findings[index].end]
+            }
+        } else {
+            outcome = matchRules(bytes, path: path, onlyRule: onlyRule)
+        }
+        if outcome.findings.count > 1 { outcome.findings = Self.preferSpecific(outcome.findings, ruleSet: ruleSet) }
+        if !outcome.findings.isEmpty { locate(&outcome.findings, in: bytes) }
+        return outcome
+    }
+
+    /// Runs the rules over `bytes`; findings carry positions and secrets, not yet lines and snippets.
+    private func matchRules(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int?) -> ScanOutcome {
         var outcome = ScanOutcome()
         let prefilter = ruleSet.prefilter
         let gated = collectCandidates(bytes)
@@ -104,8 +121,6 @@ public final class Matcher {
                 outcome.failures.append(RuleFailure(ruleID: rule.id, message: Self.describe(error)))
             }
         }
-        if outcome.findings.count > 1 { outcome.findings = Self.preferSpecific(outcome.findings, ruleSet: ruleSet) }
-        if !outcome.findings.isEmpty { locate(&outcome.findings, in: bytes) }
         return outcome
     }
 

@@ -1,3 +1,4 @@
+import Git
 import ShardScanCore
 import ShardScanStore
 
@@ -31,6 +32,9 @@ public struct MirrorScan {
     /// Scans every source in turn; one failing shard never stops the others. A stop request ends the run
     /// after the shard in progress has written its finished commits.
     public func run(_ sources: [ShardSource], report: @escaping (ScanEvent) -> Void) throws -> Summary {
+        // Memory follows the work in flight, not the shard: a 1.5 GB pack is read through small windows.
+        try GitSettings.limitMemory(
+            packWindowBytes: 32 << 20, mappedPackBytes: 256 << 20, objectCacheBytes: 64 << 20)
         let digest = ruleSet.digest(engineVersion: Self.engineVersion)
         let ruleSetID = try store.ruleSetID(digest: digest)
         let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: ruleSet.rules.count)
