@@ -53,13 +53,47 @@ public final class Store: Sendable {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError("cannot open store \(path): \(error)")
+            throw StoreError("cannot open store \(path): \(Self.explain(error, path: path))")
+        }
+    }
+
+    /// Runs `updates` in one write transaction. A failure (a full disk, a read-only store) rolls the whole
+    /// transaction back and comes out as a ``StoreError`` that names the store and what was not written.
+    func writing<T>(_ what: @autoclosure () -> String, _ updates: (Database) throws -> T) throws -> T {
+        do {
+            return try queue.write(updates)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(
+                "store \(path): cannot \(what()); the transaction was rolled back: \(Self.explain(error, path: path))")
+        }
+    }
+
+    /// A SQLite error in words a user can act on, with SQLite's own message.
+    static func explain(_ error: any Error, path: String) -> String {
+        guard let error = error as? DatabaseError else { return "\(error)" }
+        let detail = "SQLite error \(error.extendedResultCode.rawValue): \(error.message ?? "\(error.resultCode)")"
+        switch error.resultCode {
+        case .SQLITE_FULL:
+            return "the disk holding the store is full (\(detail))"
+        case .SQLITE_READONLY:
+            return
+                "the store is read-only: \(path), its -wal and -shm files and its folder must be writable (\(detail))"
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
+            return "the store or its folder cannot be opened for writing (\(detail))"
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return "the store is damaged or not a shardscan store (\(detail))"
+        case .SQLITE_IOERR:
+            return "an I/O error (disk full, file too large, or a failing disk?) (\(detail))"
+        default:
+            return detail
         }
     }
 
     /// The id of the rule set with `digest`, added when new.
     public func ruleSetID(digest: String) throws -> Int64 {
-        try queue.write { db in
+        try writing("record the rule set") { db in
             try db.execute(sql: "INSERT OR IGNORE INTO rule_set (digest) VALUES (?)", arguments: [digest])
             return try Int64.fetchOne(db, sql: "SELECT id FROM rule_set WHERE digest = ?", arguments: [digest])!
         }
@@ -67,7 +101,7 @@ public final class Store: Sendable {
 
     /// Records the start of a run and returns its id.
     public func startRun(ruleSetID: Int64, ruleCount: Int) throws -> Int64 {
-        try queue.write { db in
+        try writing("start a run") { db in
             try db.execute(
                 sql: "INSERT INTO run (started_at, status, rule_set_id, rule_count) VALUES (?, 'running', ?, ?)",
                 arguments: [Self.now(), ruleSetID, ruleCount])
@@ -77,7 +111,7 @@ public final class Store: Sendable {
 
     /// Marks a run as ended with `status` (`finished`, `failed`, `interrupted`).
     public func finishRun(_ runID: Int64, status: String) throws {
-        try queue.write { db in
+        try writing("record the end of run \(runID)") { db in
             try db.execute(
                 sql: """
                     UPDATE run SET finished_at = ?1, status = ?2,
@@ -91,7 +125,7 @@ public final class Store: Sendable {
 
     /// The id of shard `name`, added or updated with its current path and reference.
     public func shardID(name: String, path: String, reference: String) throws -> Int64 {
-        try queue.write { db in
+        try writing("record shard \(name)") { db in
             try db.execute(
                 sql: """
                     INSERT INTO shard (name, path, reference) VALUES (?, ?, ?)
@@ -124,7 +158,7 @@ public final class Store: Sendable {
 
     /// Records how a shard ended in a run.
     public func recordShardOutcome(_ outcome: ShardOutcome) throws {
-        try queue.write { db in
+        try writing("record how a shard ended in run \(outcome.runID)") { db in
             try db.execute(
                 sql: """
                     INSERT INTO run_shard (run_id, shard_id, status, message, from_commit, to_commit)
@@ -136,6 +170,29 @@ public final class Store: Sendable {
                     outcome.runID, outcome.shardID, outcome.status, outcome.message, outcome.fromCommit,
                     outcome.toCommit,
                 ])
+        }
+    }
+
+    /// Marks the runs (and their shards) still `running` as `interrupted`: they belong to scans that died
+    /// without finishing (SIGKILL, a crash, a power cut). Call it holding the ``StoreLock``, so that no live
+    /// scan is among them. Returns how many runs were marked.
+    @discardableResult
+    public func markAbandonedRuns() throws -> Int {
+        try writing("mark abandoned runs as interrupted") { db in
+            try db.execute(
+                sql: """
+                    UPDATE run_shard SET status = 'interrupted',
+                        message = 'the scan ended without finishing this shard (killed?)'
+                    WHERE status = 'running'
+                    """)
+            try db.execute(
+                sql: """
+                    UPDATE run SET status = 'interrupted',
+                        shards = (SELECT count(*) FROM run_shard WHERE run_id = run.id),
+                        shards_failed = (SELECT count(*) FROM run_shard WHERE run_id = run.id AND status = 'failed')
+                    WHERE status = 'running'
+                    """)
+            return db.changesCount
         }
     }
 
