@@ -42,18 +42,39 @@ public final class Store: Sendable {
             try queue.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
             }
-            let migrator = Schema.migrator
-            let known = Set(migrator.migrations)
-            let applied = try queue.read { db in try migrator.appliedIdentifiers(db) }
-            if let unknown = applied.first(where: { !known.contains($0) }) {
-                throw StoreError(
-                    "store \(path) was written by a newer shardscan (migration \(unknown)); upgrade shardscan")
-            }
-            try migrator.migrate(queue)
+            try Self.migrate(queue, path: path)
         } catch let error as StoreError {
             throw error
         } catch {
             throw StoreError("cannot open store \(path): \(Self.explain(error, path: path))")
+        }
+    }
+
+    /// Refuses a store written by a newer shardscan, and applies the migrations not yet applied.
+    ///
+    /// Each migration runs in its own transaction, so when two processes open a store that needs them at the
+    /// same moment (a `status` while the first scan starts), the slower one fails ("table … already exists",
+    /// "no such table: grdb_migrations") and rolls back; it looks again, and finds them applied.
+    static func migrate(_ queue: DatabaseQueue, path: String) throws {
+        let migrator = Schema.migrator
+        let known = Set(migrator.migrations)
+        var attempt = 0
+        while true {
+            do {
+                let applied = try queue.read { db in try migrator.appliedIdentifiers(db) }
+                if let unknown = applied.first(where: { !known.contains($0) }) {
+                    throw StoreError(
+                        "store \(path) was written by a newer shardscan (migration \(unknown)); upgrade shardscan")
+                }
+                try migrator.migrate(queue)
+                return
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                attempt += 1
+                if attempt >= 5 { throw error }
+                usleep(UInt32(20_000 * attempt))
+            }
         }
     }
 
@@ -171,6 +192,11 @@ public final class Store: Sendable {
                     outcome.toCommit,
                 ])
         }
+    }
+
+    /// SQLite's `PRAGMA integrity_check`: `["ok"]` for a sound store, else the problems it found.
+    public func integrityCheck() throws -> [String] {
+        try queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
     }
 
     /// Marks the runs (and their shards) still `running` as `interrupted`: they belong to scans that died

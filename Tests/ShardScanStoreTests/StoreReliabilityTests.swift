@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import ShardScanCore
+import Synchronization
 import Testing
 
 @testable import ShardScanStore
@@ -78,6 +79,24 @@ import Testing
         // What the dead run wrote stays: its batches were complete.
         #expect(try store.findings(FindingQuery()).count == 1)
         #expect(try store.markAbandonedRuns() == 0)
+    }
+
+    /// `status` polling a store while the first scan creates it: both migrate the new file at once.
+    @Test func aNewStoreOpenedByManyAtOnceIsMigratedOnce() throws {
+        for round in 0..<20 {
+            let storePath = path("race-\(round).sqlite")
+            let failures = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 6) { _ in
+                do {
+                    _ = try Store(path: storePath)
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+            let seen = failures.withLock { $0 }
+            #expect(seen.isEmpty, "round \(round): \(seen)")
+            if !seen.isEmpty { break }
+        }
     }
 
     // MARK: Failing writes
