@@ -86,6 +86,10 @@ public enum ShardLocator {
     }
 
     static func shards(in repository: Repository, at path: String, branch: String) -> [ShardSource] {
+        // libgit2 reports an unreadable object folder as missing objects; say what it is.
+        if let unreadable = unreadableReason((repository.gitDirectory as NSString).appendingPathComponent("objects")) {
+            return [ShardSource(name: shardName(path), repositoryPath: path, reference: nil, problem: unreadable)]
+        }
         let remotes = (try? repository.referenceNames(matching: "refs/remotes/*/\(branch)")) ?? []
         if remotes.count > 1 {
             return remotes.map { reference in
