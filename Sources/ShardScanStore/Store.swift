@@ -164,12 +164,18 @@ public final class Store: Sendable {
     }
 
     /// Of `oids`, those already scanned with rule set `ruleSetID`, with how many matches each had.
+    ///
+    /// Blobs skipped as too large are left out: the limit may have been raised since, so where one appears
+    /// again its size is checked again (a header read) and it is read if it now fits.
     public func scannedBlobs(_ oids: [Data], ruleSetID: Int64) throws -> [Data: Int] {
         guard !oids.isEmpty else { return [:] }
         return try queue.read { db in
             var found: [Data: Int] = [:]
             let statement = try db.cachedStatement(
-                sql: "SELECT match_count FROM blob WHERE oid = ? AND rule_set_id = ?")
+                sql: """
+                    SELECT match_count FROM blob
+                    WHERE oid = ? AND rule_set_id = ? AND (skipped IS NULL OR skipped != 'too-large')
+                    """)
             for oid in oids {
                 if let count = try Int.fetchOne(statement, arguments: [oid, ruleSetID]) { found[oid] = count }
             }

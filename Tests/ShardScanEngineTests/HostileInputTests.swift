@@ -79,6 +79,27 @@ import Testing
         #expect(row.column == 10)
     }
 
+    /// A blob skipped as too large is not marked scanned for good: raise the limit, and where it appears
+    /// again it is read.
+    @Test func aBlobSkippedAsTooLargeIsScannedWhereItReappearsUnderARaisedLimit() throws {
+        let mirror = try MirrorFixture()
+        try mirror.createShard("pypi-mirror-1")
+        let token = mirror.githubToken()
+        let big = String(repeating: "#", count: 2000) + "\nTOKEN = '\(token)'\n"
+        try mirror.addRelease(shard: "pypi-mirror-1", files: ["packages/a/a-1.0.tar.gz/a-1.0/big.py": big])
+        var small = ScanOptions()
+        small.maxBlobSize = 1000
+        let (first, _) = try mirror.scan(options: small)
+        #expect(first.counters.blobsTooLarge == 1)
+        #expect(try mirror.findings().isEmpty)
+
+        try mirror.addRelease(shard: "pypi-mirror-1", files: ["packages/a/a-1.1.tar.gz/a-1.1/big.py": big])
+        let (second, _) = try mirror.scan()
+        #expect(second.counters.blobsTooLarge == 0)
+        #expect(second.counters.bytesScanned == big.utf8.count)
+        #expect(try mirror.findings().map(\.version) == ["1.1"])
+    }
+
     @Test func binaryBlobsAreSkippedAndCountedTextWithALateNulIsScanned() throws {
         var fake = FakeCredentials(seed: 1)
         let tokens = (0..<3).map { _ in fake.githubToken(prefix: "ghp_") }
