@@ -216,6 +216,49 @@ import Testing
         #expect(result.rows.first { $0.shardPath.hasPrefix("packages/long/") }?.path.utf8.count == 4012)
     }
 
+    /// Tree entries only the git command line writes: names that are not UTF-8 or hold a newline, a symbolic
+    /// link, and a submodule (gitlink) whose commit is not in the repository.
+    @Test func oddTreeEntriesFromTheGitCommandLine() throws {
+        let mirror = try MirrorFixture()
+        try mirror.createShard("pypi-mirror-1")
+        let shard = mirror.shardPath("pypi-mirror-1")
+        let repository = try Repository(at: shard)
+        var fake = FakeCredentials(seed: 8)
+        let tokens = (0..<3).map { _ in fake.githubToken(prefix: "ghp_") }
+        func blob(_ text: String) throws -> String { try repository.writeBlob(Self.bytes(text)).hex }
+        var inner = Data()
+        func entry(_ mode: String, _ type: String, _ id: String, _ name: [UInt8]) {
+            inner += Data("\(mode) \(type) \(id)\t".utf8) + Data(name) + Data([0])
+        }
+        entry(
+            "100644", "blob", try blob("T = '\(tokens[0])'\n"),
+            Self.bytes("latin1-") + [0xE9, 0xFF] + Self.bytes(".py"))
+        entry("100644", "blob", try blob("T = '\(tokens[1])'\n"), Self.bytes("new\nline.py"))
+        entry("120000", "blob", try blob("../../\(tokens[2])"), Self.bytes("link"))
+        entry("160000", "commit", String(repeating: "ab", count: 20), Self.bytes("vendored-submodule"))
+        guard var tree = gitOutput(["-C", shard, "mktree", "-z", "--missing"], input: inner) else {
+            try Test.cancel("needs the git command line to write these tree entries")
+        }
+        for name in ["odd-1.0", "odd-1.0.tar.gz", "odd", "packages"] {
+            tree = try #require(
+                gitOutput(["-C", shard, "mktree", "-z"], input: Data("040000 tree \(tree)\t\(name)\u{0}".utf8)))
+        }
+        let commit = try #require(
+            gitOutput(
+                ["-C", shard, "-c", "user.name=m", "-c", "user.email=m@x.invalid", "commit-tree", tree, "-m", "odd"],
+                input: Data()))
+        try repository.setReference("refs/heads/code", to: try #require(ObjectID(hex: commit)))
+
+        let result = try scan("odd tree entries", [], mirror: mirror)
+        #expect(result.summary.shards.map(\.status) == [.finished], "\(result.summary.shards.map(\.message))")
+        #expect(result.summary.counters.blobsNew == 3)  // the gitlink is no blob: left out
+        let byToken = Dictionary(uniqueKeysWithValues: result.rows.map { ($0.secret, $0) })
+        #expect(byToken[tokens[0]]?.path == "odd-1.0/latin1-\u{FFFD}\u{FFFD}.py")
+        #expect(byToken[tokens[1]]?.path == "odd-1.0/new\nline.py")
+        #expect(byToken[tokens[2]]?.path == "odd-1.0/link")
+        #expect(byToken.count == 3)
+    }
+
     @Test func releaseNamesThatDoNotParseKeepTheirFindings() throws {
         var fake = FakeCredentials(seed: 4)
         let paths = [
@@ -286,4 +329,28 @@ import Testing
         #expect(outcomes.map(\.status) == ["finished", "failed"])
         #expect(outcomes.last?.message.contains("no branch `code`") == true)
     }
+}
+
+/// Runs the git command line with `input` on standard input; its standard output, trimmed, or `nil` when it
+/// failed or git is not installed.
+func gitOutput(_ arguments: [String], input: Data) -> String? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["git"] + arguments
+    let stdin = Pipe()
+    let stdout = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    process.standardError = FileHandle.nullDevice
+    do {
+        try process.run()
+    } catch {
+        return nil
+    }
+    stdin.fileHandleForWriting.write(input)
+    try? stdin.fileHandleForWriting.close()
+    let output = stdout.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { return nil }
+    return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
