@@ -42,3 +42,20 @@ enum Library {
         return true
     }()
 }
+
+/// Process-wide libgit2 settings.
+public enum GitSettings {
+    /// Bounds the memory libgit2 keeps, for every repository of the process: pack files are mapped in
+    /// windows of `packWindowBytes`, at most `mappedPackBytes` at once, and parsed objects (commits, trees)
+    /// are cached up to `objectCacheBytes`. Mapped pack pages count in a process's resident size, so the
+    /// defaults (windows of 1 GiB, up to 8 GiB) make it follow the shard's size rather than the work's.
+    ///
+    /// The corresponding C function is `git_libgit2_opts` with `GIT_OPT_SET_MWINDOW_SIZE`,
+    /// `GIT_OPT_SET_MWINDOW_MAPPED_LIMIT` and `GIT_OPT_SET_CACHE_MAX_SIZE`.
+    public static func limitMemory(packWindowBytes: Int, mappedPackBytes: Int, objectCacheBytes: Int) throws(GitError) {
+        _ = Library.initialized
+        try check(shardscan_git_set_mwindow_size(packWindowBytes), "cannot set the pack window size")
+        try check(shardscan_git_set_mwindow_mapped_limit(mappedPackBytes), "cannot set the mapped pack limit")
+        try check(shardscan_git_set_cache_max_size(objectCacheBytes), "cannot set the object cache size")
+    }
+}

@@ -18,12 +18,17 @@ enum FindingsOutput {
         case .table:
             guard !rows.isEmpty else { return "" }
             var lines = [
-                [padded("PROJECT", 22), padded("VERSION", 10), padded("RULE", 28), padded("SECRET", 14), "WHERE"]
-                    .joined(separator: " ")
+                [
+                    padded("PROJECT", 22), padded("VERSION", 10), padded("RULE", 28), padded("SECRET", 14),
+                    "WHERE  FACTS",
+                ]
+                .joined(separator: " ")
             ]
             for row in rows {
                 let project = row.project.isEmpty ? "-" : row.project
-                let place = "\(row.shard):\(row.shardPath):\(row.line):\(row.column)"
+                let facts = factsSummary(row.facts)
+                let place =
+                    "\(row.shard):\(row.shardPath):\(row.line):\(row.column)" + (facts.isEmpty ? "" : "  \(facts)")
                 lines.append(
                     [
                         padded(project, 22), padded(row.version.isEmpty ? "-" : row.version, 10), padded(row.rule, 28),
@@ -33,4 +38,11 @@ enum FindingsOutput {
             return lines.joined(separator: "\n") + "\n"
         }
     }
+}
+
+/// The facts a validator read from a secret, as `key=value` pairs for a table: the ones that tell what
+/// the secret can do first (a PyPI token's index and scope), identifiers left to the JSON forms.
+func factsSummary(_ facts: [String: String]) -> String {
+    let order = ["valid", "index", "scope", "projects", "expires", "checksum", "format", "token_type"]
+    return order.compactMap { key in facts[key].map { "\(key)=\($0)" } }.joined(separator: " ")
 }

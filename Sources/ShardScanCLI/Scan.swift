@@ -1,4 +1,6 @@
 import ArgumentParser
+import Dispatch
+import Foundation
 import ShardScanEngine
 import ShardScanReports
 import ShardScanStore
@@ -30,6 +32,9 @@ struct Scan: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also write the run's new findings as SARIF 2.1.0 to this file.", valueName: "file"))
     var sarif: String?
 
+    @Option(help: "Threads that read and scan blobs (default: the number of cores).")
+    var jobs = ScanOptions().workers
+
     @Option(help: .hidden)
     var batchCommits = ScanOptions().batchCommits
 
@@ -46,6 +51,7 @@ struct Scan: AsyncParsableCommand {
         if paths.isEmpty { throw ValidationError("name at least one mirror root or shard") }
         if maxBlobSize <= 0 { throw ValidationError("--max-blob-size must be positive") }
         if batchCommits <= 0 { throw ValidationError("--batch-commits must be positive") }
+        if jobs <= 0 { throw ValidationError("--jobs must be positive") }
     }
 
     func run() async throws {
@@ -61,6 +67,11 @@ struct Scan: AsyncParsableCommand {
         var options = ScanOptions()
         options.maxBlobSize = maxBlobSize
         options.batchCommits = batchCommits
+        options.workers = jobs
+        let stop = StopRequest()
+        options.stopRequest = stop
+        let signalSources = Self.stopOnSignals(stop)
+        defer { signalSources.forEach { $0.cancel() } }
         let exitCode: Int32
         do {
             exitCode = try runScan(
@@ -74,6 +85,27 @@ struct Scan: AsyncParsableCommand {
         }
         if exitCode == 1 && exitZero { return }
         if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+
+    /// On SIGINT or SIGTERM, asks the scan to stop once the commits in flight are written (exit status
+    /// 128 + the signal); a second signal ends the process at once, which SQLite's journal makes safe.
+    static func stopOnSignals(_ stop: StopRequest) -> [DispatchSourceSignal] {
+        [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")].map { number, name in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if stop.requested != nil {
+                    printError("shardscan: \(name) again: quitting now; the store keeps every batch written")
+                    _exit(128 + number)
+                }
+                stop.stop(reason: "\(name) received", exitStatus: 128 + number)
+                printError(
+                    "shardscan: \(name) received: writing the commits in flight, then stopping (\(name) again to quit now)"
+                )
+            }
+            source.resume()
+            return source
+        }
     }
 }
 
@@ -93,6 +125,12 @@ func runScan(
     for case (let format, let path?) in reports {
         let input = try ReportInput(store: store, selection: .run(summary.runID))
         try ReportWriter.write(input, format: format, to: path, showSecrets: showSecrets)
+    }
+    if let stopped = summary.stopped {
+        printError(
+            "error: scan stopped (\(stopped)); every finished commit is stored, and the next scan resumes from there"
+        )
+        return options.stopRequest?.exitStatus ?? 2
     }
     if !summary.failedShards.isEmpty { return 2 }
     return summary.counters.findingsNew > 0 ? 1 : 0

@@ -60,10 +60,11 @@ struct ScanText: AsyncParsableCommand {
             for finding in outcome.findings {
                 let rule = rulesByID[finding.ruleID]
                 let location = "\(file):\(finding.line):\(finding.column)"
+                let shown = showSecrets || rule?.kind == .content ? finding.secret : redact(finding.secret)
+                let facts = factsSummary(finding.facts)
                 print(
                     "\(padded(location, 28)) \(padded(finding.ruleID, 30)) "
-                        + "\(padded(rule?.severity.rawValue ?? "", 8)) \(showSecrets ? finding.secret : redact(finding.secret))"
-                )
+                        + "\(padded(rule?.severity.rawValue ?? "", 8)) \(shown)" + (facts.isEmpty ? "" : "  \(facts)"))
             }
             printError("\(outcome.findings.count) findings in \(data.count) bytes from \(ruleSet.rules.count) rules")
         }
@@ -95,9 +96,11 @@ struct TextScanReport: Encodable {
         var secret: String
         var entropy: Double
         var snippet: String
+        var kind: String
+        var facts: [String: String]
 
         enum CodingKeys: String, CodingKey {
-            case rule, name, severity, confidence, line, column, secret, entropy, snippet
+            case rule, name, severity, confidence, line, column, secret, entropy, snippet, kind, facts
             case endLine = "end_line"
             case endColumn = "end_column"
         }
@@ -106,14 +109,17 @@ struct TextScanReport: Encodable {
             self.rule = finding.ruleID
             self.name = rule?.name ?? ""
             self.severity = rule?.severity.rawValue ?? ""
-            self.confidence = rule?.confidence.rawValue ?? ""
+            self.confidence = finding.confidence?.rawValue ?? rule?.confidence.rawValue ?? ""
             self.line = finding.line
             self.column = finding.column
             self.endLine = finding.endLine
             self.endColumn = finding.endColumn
-            self.secret = showSecret ? finding.secret : redact(finding.secret)
+            let reveal = showSecret || rule?.kind == .content
+            self.secret = reveal ? finding.secret : redact(finding.secret)
             self.entropy = (finding.entropy * 1000).rounded() / 1000
-            self.snippet = finding.snippet(showSecret: showSecret)
+            self.snippet = finding.snippet(showSecret: reveal)
+            self.kind = (rule?.kind ?? .secret).rawValue
+            self.facts = finding.facts
         }
     }
 }

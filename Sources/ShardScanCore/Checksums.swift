@@ -25,3 +25,17 @@ public func base62(_ value: UInt32, width: Int) -> String {
     while out.count < width { out.append("0") }
     return String(out.reversed())
 }
+
+/// `value` in base 36 (`0-9a-z`, lower case as Ruby's `Integer#to_s(36)` writes it), left-padded with `0` to
+/// `width` digits.
+public func base36(_ value: UInt32, width: Int) -> String {
+    let digits = Array("0123456789abcdefghijklmnopqrstuvwxyz")
+    var remaining = value
+    var out: [Character] = []
+    repeat {
+        out.append(digits[Int(remaining % 36)])
+        remaining /= 36
+    } while remaining > 0
+    while out.count < width { out.append("0") }
+    return String(out.reversed())
+}

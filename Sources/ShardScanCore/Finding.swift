@@ -18,10 +18,16 @@ public struct Finding: Sendable, Equatable, Codable {
     /// Up to a few dozen bytes of the secret's line before and after it.
     public var snippetBefore: String
     public var snippetAfter: String
+    /// Set when the finding is less sure than its rule says (the secret failed its validator).
+    public var confidence: Confidence?
+    /// What the rule's offline validator read from the secret (never the secret itself): a PyPI token's
+    /// scope, a checksum's verdict. Keys are snake_case.
+    public var facts: [String: String]
 
     public init(
         ruleID: String, start: Int, end: Int, line: Int, column: Int, endLine: Int, endColumn: Int, secret: String,
-        entropy: Double, snippetBefore: String, snippetAfter: String
+        entropy: Double, snippetBefore: String, snippetAfter: String, confidence: Confidence? = nil,
+        facts: [String: String] = [:]
     ) {
         self.ruleID = ruleID
         self.start = start
@@ -34,6 +40,8 @@ public struct Finding: Sendable, Equatable, Codable {
         self.entropy = entropy
         self.snippetBefore = snippetBefore
         self.snippetAfter = snippetAfter
+        self.confidence = confidence
+        self.facts = facts
     }
 
     /// The snippet with the secret redacted, or in full when `showSecret` is set.

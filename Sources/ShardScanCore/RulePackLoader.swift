@@ -157,7 +157,7 @@ public enum RulePackLoader {
 }
 
 /// The offline validators a rule may name in `validate:`.
-public let knownValidators: Set<String> = ["github-checksum", "npm-checksum", "gitlab-checksum", "pypi-macaroon"]
+public let knownValidators = Set(TokenValidator.allCases.map(\.rawValue))
 
 /// Reads one rule mapping, collecting every problem rather than stopping at the first.
 private struct RuleReader {

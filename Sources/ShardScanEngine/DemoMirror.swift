@@ -16,6 +16,19 @@ public enum DemoMirror {
         let slackWebhook =
             "https://hooks.slack.com/services/T\(fake.string(10, from: FakeCredentials.upperDigits))/B\(fake.string(10, from: FakeCredentials.upperDigits))/\(fake.string(24, from: FakeCredentials.base62))"
         let databasePassword = fake.string(18, from: FakeCredentials.base62)
+        var mint = TokenMint(seed: 0xD3_41)
+        let projectID = mint.uuid()
+        let pypiToken = mint.pypiToken(
+            location: "pypi.org", caveats: [.projectNames(["flask-login-demo"]), .projectIDs([projectID])])
+        let pypirc = """
+            [distutils]
+            index-servers = pypi
+
+            [pypi]
+            username = __token__
+            password = \(pypiToken)
+
+            """
 
         let settings = """
             \"\"\"acme-utils settings.\"\"\"
@@ -117,6 +130,11 @@ public enum DemoMirror {
                             (
                                 "packages/Flask_Login_Demo/Flask_Login_Demo-0.3.zip/Flask_Login_Demo-0.3/setup.py",
                                 text(setup("Flask_Login_Demo", "0.3"))
+                            ),
+                            // The upload token, scoped to this project, shipped by mistake.
+                            (
+                                "packages/Flask_Login_Demo/Flask_Login_Demo-0.3.zip/Flask_Login_Demo-0.3/.pypirc",
+                                text(pypirc)
                             ),
                         ]
                     ),

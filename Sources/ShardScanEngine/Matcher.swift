@@ -56,6 +56,23 @@ public final class Matcher {
     /// Scans `bytes` (any bytes: not necessarily UTF-8) as the file at `path` inside its release;
     /// `path` decides which rules apply, `nil` applies all. `onlyRule` limits the scan to one rule index.
     public func scan(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int? = nil) -> ScanOutcome {
+        var outcome: ScanOutcome
+        if JSONUnescaped.applies(to: path), let decoded = JSONUnescaped(bytes) {
+            outcome = decoded.bytes.withUnsafeBytes { matchRules($0, path: path, onlyRule: onlyRule) }
+            for index in outcome.findings.indices {
+                outcome.findings[index].start = decoded.origin[outcome.findings[index].start]
+                outcome.findings[index].end = decoded.origin[outcome.findings[index].end]
+            }
+        } else {
+            outcome = matchRules(bytes, path: path, onlyRule: onlyRule)
+        }
+        if outcome.findings.count > 1 { outcome.findings = Self.preferSpecific(outcome.findings, ruleSet: ruleSet) }
+        if !outcome.findings.isEmpty { locate(&outcome.findings, in: bytes) }
+        return outcome
+    }
+
+    /// Runs the rules over `bytes`; findings carry positions and secrets, not yet lines and snippets.
+    private func matchRules(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int?) -> ScanOutcome {
         var outcome = ScanOutcome()
         let prefilter = ruleSet.prefilter
         let gated = collectCandidates(bytes)
@@ -82,18 +99,28 @@ public final class Matcher {
                     let entropy = shannonEntropy(secretBytes)
                     if let minimum = rule.minEntropy, entropy < minimum { continue }
                     if isAllowed(compiled, secretBytes, at: secretRange, in: bytes) { continue }
+                    let secret = String(decoding: secretBytes, as: UTF8.self)
+                    var confidence: Confidence?
+                    var facts: [String: String] = [:]
+                    if let validator = compiled.validator {
+                        let validation = validator.validate(secret)
+                        if !validation.isValid {
+                            guard rule.onInvalid == .lowerConfidence else { continue }
+                            confidence = .low
+                        }
+                        facts = validation.facts
+                        facts["valid"] = validation.isValid ? "yes" : "no"
+                    }
                     outcome.findings.append(
                         Finding(
                             ruleID: rule.id, start: secretRange.lowerBound, end: secretRange.upperBound, line: 0,
-                            column: 0, endLine: 0, endColumn: 0, secret: String(decoding: secretBytes, as: UTF8.self),
-                            entropy: entropy, snippetBefore: "", snippetAfter: ""))
+                            column: 0, endLine: 0, endColumn: 0, secret: secret, entropy: entropy, snippetBefore: "",
+                            snippetAfter: "", confidence: confidence, facts: facts))
                 }
             } catch {
                 outcome.failures.append(RuleFailure(ruleID: rule.id, message: Self.describe(error)))
             }
         }
-        if outcome.findings.count > 1 { outcome.findings = Self.preferSpecific(outcome.findings, ruleSet: ruleSet) }
-        if !outcome.findings.isEmpty { locate(&outcome.findings, in: bytes) }
         return outcome
     }
 

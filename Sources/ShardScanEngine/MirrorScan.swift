@@ -1,3 +1,4 @@
+import Git
 import ShardScanCore
 import ShardScanStore
 
@@ -22,11 +23,18 @@ public struct MirrorScan {
         public var shards: [ShardResult]
         public var counters: RunCounters
 
+        /// Why the run stopped before its end, when it was asked to.
+        public var stopped: String?
+
         public var failedShards: [ShardResult] { shards.filter { $0.status == .failed } }
     }
 
-    /// Scans every source in turn; one failing shard never stops the others.
+    /// Scans every source in turn; one failing shard never stops the others. A stop request ends the run
+    /// after the shard in progress has written its finished commits.
     public func run(_ sources: [ShardSource], report: @escaping (ScanEvent) -> Void) throws -> Summary {
+        // Memory follows the work in flight, not the shard: a 1.5 GB pack is read through small windows.
+        try GitSettings.limitMemory(
+            packWindowBytes: 32 << 20, mappedPackBytes: 256 << 20, objectCacheBytes: 64 << 20)
         let digest = ruleSet.digest(engineVersion: Self.engineVersion)
         let ruleSetID = try store.ruleSetID(digest: digest)
         let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: ruleSet.rules.count)
@@ -35,11 +43,18 @@ public struct MirrorScan {
             store: store, ruleSet: ruleSet, ruleSetID: ruleSetID, runID: runID, options: options, report: report)
         var summary = Summary(runID: runID, shards: [], counters: RunCounters())
         for source in sources {
+            if let reason = options.stopRequest?.requested {
+                summary.stopped = reason
+                break
+            }
             let result = scanner.scan(source)
             summary.shards.append(result)
             summary.counters += result.counters
         }
-        try store.finishRun(runID, status: summary.failedShards.isEmpty ? "finished" : "finished-with-errors")
+        if summary.stopped == nil, let reason = options.stopRequest?.requested { summary.stopped = reason }
+        let status =
+            summary.stopped != nil ? "stopped" : summary.failedShards.isEmpty ? "finished" : "finished-with-errors"
+        try store.finishRun(runID, status: status)
         return summary
     }
 }

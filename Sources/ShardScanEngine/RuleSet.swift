@@ -9,6 +9,7 @@ public struct CompiledRule: Sendable {
     let secretGroup: Int
     let allow: [Regex]
     let allowContext: [Regex]
+    let validator: TokenValidator?
 }
 
 /// Rules compiled once and shared by every matcher. Rules that do not compile are left out and
@@ -72,7 +73,8 @@ public struct RuleSet: Sendable {
                 else { continue }
                 compiled.append(
                     CompiledRule(
-                        rule: rule, regex: regex, secretGroup: group, allow: allow, allowContext: allowContext))
+                        rule: rule, regex: regex, secretGroup: group, allow: allow, allowContext: allowContext,
+                        validator: rule.validator.flatMap(TokenValidator.init(rawValue:))))
             } catch {
                 diagnostics.append(
                     RuleDiagnostic(.error, at, rule: rule.id, "pattern does not compile: \(error.description)"))

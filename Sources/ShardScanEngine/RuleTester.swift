@@ -59,6 +59,9 @@ public enum RuleTester {
             let entropy = (shannonEntropy(secret) * 100).rounded() / 100
             return " (secret entropy \(entropy) is below min_entropy \(minimum))"
         }
+        if let validator = compiled.validator, !validator.validate(String(decoding: secret, as: UTF8.self)).isValid {
+            return " (the secret fails its `validate: \(validator.rawValue)` check)"
+        }
         if !rule.keywords.isEmpty { return " (no keyword near the match, or a stop-word or allow pattern hit)" }
         return " (a stop-word or allow pattern marks it as a placeholder)"
     }

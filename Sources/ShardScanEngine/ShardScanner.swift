@@ -11,6 +11,12 @@ public struct ScanOptions: Sendable {
     public var batchCommits = 500
     /// ...or after this many bytes scanned, whichever comes first.
     public var batchBytes = 64 << 20
+    /// Threads that read and scan blobs, each with its own repository handle and matcher.
+    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    /// Blobs waiting for a worker, at most; what bounds memory, whatever the shard's size.
+    public var queuedBlobsPerWorker = 64
+    /// Raised (by a signal handler) to stop after the work in flight is written.
+    public var stopRequest: StopRequest?
 
     public init() {}
 }
@@ -29,6 +35,8 @@ public struct ShardResult: Sendable {
         case finished
         case upToDate = "up-to-date"
         case failed
+        /// Stopped on request; the watermark is at the last commit written.
+        case stopped
     }
 
     public var name: String
@@ -37,13 +45,15 @@ public struct ShardResult: Sendable {
     public var counters: RunCounters
 }
 
-/// Scans shards one commit at a time from their watermarks, writing batches to the store.
+/// Scans shards from their watermarks: this thread walks the commits and diffs their trees, workers
+/// read and scan the new blobs, and this thread writes the results in commit order, in batches.
 ///
 /// Each blob is read at most once per rule set, across all shards and runs: blobs already in the
-/// store's dedupe set only get their new location recorded (when they have findings).
+/// store's dedupe set only get their new location recorded (when they have findings). A batch holds
+/// only commits whose every blob is scanned, so the watermark never gets ahead of the findings.
 public final class ShardScanner {
     let store: Store
-    let matcher: Matcher
+    let ruleSet: RuleSet
     let ruleSetID: Int64
     let runID: Int64
     let options: ScanOptions
@@ -57,7 +67,7 @@ public final class ShardScanner {
         report: @escaping (ScanEvent) -> Void
     ) {
         self.store = store
-        self.matcher = Matcher(ruleSet: ruleSet)
+        self.ruleSet = ruleSet
         self.ruleSetID = ruleSetID
         self.runID = runID
         self.options = options
@@ -100,15 +110,20 @@ public final class ShardScanner {
                 }
             }
             if result.status != .upToDate {
-                try walk(repository, from: tip, hiding: hidden, shardID: shardID, name: source.name, into: &result)
+                var walk = ShardWalk(scanner: self, shardID: shardID, name: source.name, path: source.repositoryPath)
+                defer { result.counters = walk.counters }
+                try walk.run(repository, from: tip, hiding: hidden)
                 result.status = .finished
             }
+        } catch let stopped as ScanStopped {
+            result.status = .stopped
+            result.message = stopped.description
         } catch {
             result.status = .failed
             result.message = (error as? GitError)?.message ?? "\(error)"
         }
         outcome.status = result.status.rawValue
-        if result.status == .failed || outcome.message.isEmpty { outcome.message = result.message }
+        if result.status != .finished || outcome.message.isEmpty { outcome.message = result.message }
         do {
             try store.recordShardOutcome(outcome)
         } catch {
@@ -118,27 +133,102 @@ public final class ShardScanner {
         report(.shardFinished(result))
         return result
     }
+}
 
-    private func walk(
-        _ repository: Repository, from tip: ObjectID, hiding hidden: [ObjectID], shardID: Int64, name: String,
-        into result: inout ShardResult
-    ) throws {
+/// A blob for a worker to read and scan.
+private struct BlobJob: Sendable {
+    /// The commit (by its position in the walk) that first needed the blob.
+    var commitIndex: Int
+    var blob: ObjectID
+    /// The shard path, for messages.
+    var shardPath: String
+    /// The path inside the release, which rules' `paths` see.
+    var innerPath: String
+}
+
+/// What a worker made of a ``BlobJob``.
+private struct BlobResult: Sendable {
+    var commitIndex: Int
+    var scanned: ScannedBlob?
+    var counters = RunCounters()
+    var warnings: [String] = []
+    /// Why the blob could not be read; the shard fails at this commit.
+    var error: String?
+}
+
+/// One commit between the watermark and the tip: the blobs it adds, and the scans it waits for.
+private struct CommitWork {
+    struct Entry {
+        var oid: Data
+        var change: FileChange
+        /// `nil` while the blob's scan (started by this or an earlier commit) is not in yet.
+        var matchCount: Int?
+    }
+
+    var commit: ObjectID
+    var entries: [Entry] = []
+    var outstanding = 0
+    var blobs: [ScannedBlob] = []
+    var counters = RunCounters()
+}
+
+/// One walk of one shard: enumerates commits, feeds the workers, and writes finished commits in order.
+private struct ShardWalk {
+    let scanner: ShardScanner
+    let shardID: Int64
+    let name: String
+    let path: String
+    var counters = RunCounters()
+
+    private var batch: Batch
+    /// Commits enumerated and not yet moved into the batch, oldest first; `pendingBase` is the walk
+    /// index of the first.
+    private var pending: [CommitWork] = []
+    private var pendingHead = 0
+    private var pendingBase = 0
+    /// Match counts of blobs scanned in this walk whose rows are not written yet.
+    private var resolved: [Data: Int] = [:]
+    /// Blobs with a scan under way.
+    private var inFlight: Set<Data> = []
+    private var jobsPushed = 0
+    private var resultsTaken = 0
+
+    init(scanner: ShardScanner, shardID: Int64, name: String, path: String) {
+        self.scanner = scanner
+        self.shardID = shardID
+        self.name = name
+        self.path = path
+        batch = Batch(runID: scanner.runID, shardID: shardID)
+    }
+
+    mutating func run(_ repository: Repository, from tip: ObjectID, hiding hidden: [ObjectID]) throws {
         let commits = try repository.commits(from: tip, hiding: hidden)
-        report(.shardStarted(name: name, commits: commits.count))
-        var batch = Batch(runID: runID, shardID: shardID)
-        // Blobs decided in the batch not yet written, with their match counts.
-        var pending: [Data: Int] = [:]
-        var treeOfParent: [ObjectID: ObjectID] = [:]
-
-        func flush() throws {
-            guard !batch.isEmpty else { return }
-            result.counters += try store.write(batch, ruleSetID: ruleSetID)
-            batch = Batch(runID: runID, shardID: shardID)
-            pending.removeAll(keepingCapacity: true)
+        scanner.report(.shardStarted(name: name, commits: commits.count))
+        let workerCount = max(1, scanner.options.workers)
+        let jobs = WorkQueue<BlobJob>(capacity: max(1, scanner.options.queuedBlobsPerWorker) * workerCount)
+        // Room for every job that can be in flight, so a worker never waits on this thread.
+        let results = WorkQueue<BlobResult>(capacity: jobs.capacity + workerCount + 1)
+        let workers = DispatchGroup()
+        for _ in 0..<workerCount {
+            let worker = BlobWorker(
+                repositoryPath: path, ruleSet: scanner.ruleSet, maxBlobSize: scanner.options.maxBlobSize)
+            workers.enter()
+            let thread = Thread {
+                worker.run(jobs: jobs, results: results)
+                workers.leave()
+            }
+            thread.name = "shardscan-worker"
+            thread.start()
         }
 
-        do {
-            for (index, commitID) in commits.enumerated() {
+        var failure: Error?
+        var treeOfParent: [ObjectID: ObjectID] = [:]
+        for (index, commitID) in commits.enumerated() {
+            if let reason = scanner.options.stopRequest?.requested {
+                failure = ScanStopped(reason: reason)
+                break
+            }
+            do {
                 let commit = try repository.commit(commitID)
                 treeOfParent[commitID] = commit.tree
                 let parentTree = try commit.parents.first.map { (parent) throws(GitError) -> ObjectID in
@@ -146,73 +236,209 @@ public final class ShardScanner {
                     return try repository.commit(parent).tree
                 }
                 let changes = try repository.changes(from: parentTree, to: commit.tree)
-                let unknown = changes.map { Data($0.blob.bytes) }.filter { pending[$0] == nil }
-                let known = try store.scannedBlobs(unknown, ruleSetID: ruleSetID)
-                for change in changes {
-                    let oid = Data(change.blob.bytes)
-                    let matchCount: Int
-                    if let count = pending[oid] ?? known[oid] {
-                        batch.counters.blobsSeen += 1
-                        matchCount = count
-                    } else {
-                        let scanned = try scanBlob(change, in: repository, counters: &batch.counters)
-                        batch.blobs.append(scanned)
-                        matchCount = scanned.findings.count
-                        pending[oid] = matchCount
-                    }
-                    if matchCount > 0 {
-                        batch.locations.append(
-                            BlobLocation(
-                                oid: oid, release: ReleasePath.parse(change.path), shardPath: change.path,
-                                commit: commitID.hex, matchCount: matchCount))
-                    }
-                }
-                batch.counters.commits += 1
-                batch.watermark = commitID.hex
-                if batch.counters.commits >= options.batchCommits || batch.counters.bytesScanned >= options.batchBytes {
-                    try flush()
-                    report(
-                        .progress(
-                            name: name, commitsDone: index + 1, commitsTotal: commits.count, counters: result.counters))
-                }
+                try enqueue(CommitWork(commit: commitID), index: index, changes: changes, jobs: jobs, results: results)
+                while let result = results.tryPop() { try take(result) }
+            } catch {
+                failure = error
+                break
             }
-        } catch {
-            // Keep what is complete: the watermark in the batch is the last commit fully processed.
-            try? flush()
-            throw error
         }
-        try flush()
-        report(
-            .progress(name: name, commitsDone: commits.count, commitsTotal: commits.count, counters: result.counters))
+        // Let the workers finish what they hold, keep every commit that completes, and stop them.
+        // Every job pushed yields one result; after a failure the rest are only counted.
+        jobs.close()
+        while resultsTaken < jobsPushed, let result = results.pop() {
+            if failure != nil {
+                resultsTaken += 1
+                continue
+            }
+            do {
+                try take(result)
+            } catch {
+                failure = error
+            }
+        }
+        workers.wait()
+        do {
+            try flush()
+        } catch {
+            if failure == nil { failure = error }
+        }
+        scanner.report(
+            .progress(
+                name: name, commitsDone: pendingBase + pendingHead, commitsTotal: commits.count, counters: counters))
+        if let failure { throw failure }
     }
 
-    private func scanBlob(_ change: FileChange, in repository: Repository, counters: inout RunCounters) throws
-        -> ScannedBlob
-    {
-        let oid = Data(change.blob.bytes)
-        counters.blobsNew += 1
-        let size = try repository.objectSize(change.blob)
-        if size > options.maxBlobSize {
-            counters.blobsTooLarge += 1
-            return ScannedBlob(oid: oid, size: size, skipped: "too-large", findings: [])
+    /// Records `work`'s changes: blobs known to the store or to this walk are only located; new ones
+    /// go to the workers.
+    private mutating func enqueue(
+        _ work: CommitWork, index: Int, changes: [FileChange], jobs: WorkQueue<BlobJob>,
+        results: WorkQueue<BlobResult>
+    ) throws {
+        var work = work
+        let unknown = changes.map { Data($0.blob.bytes) }.filter { resolved[$0] == nil && !inFlight.contains($0) }
+        let known = try scanner.store.scannedBlobs(unknown, ruleSetID: scanner.ruleSetID)
+        var newJobs: [BlobJob] = []
+        for change in changes {
+            let oid = Data(change.blob.bytes)
+            if let count = resolved[oid] ?? known[oid] {
+                work.counters.blobsSeen += 1
+                work.entries.append(CommitWork.Entry(oid: oid, change: change, matchCount: count))
+            } else if inFlight.contains(oid) {
+                work.counters.blobsSeen += 1
+                work.entries.append(CommitWork.Entry(oid: oid, change: change, matchCount: nil))
+            } else {
+                inFlight.insert(oid)
+                work.outstanding += 1
+                work.entries.append(CommitWork.Entry(oid: oid, change: change, matchCount: nil))
+                newJobs.append(
+                    BlobJob(
+                        commitIndex: index, blob: change.blob, shardPath: change.path,
+                        innerPath: ReleasePath.parse(change.path).innerPath))
+            }
         }
-        let path = ReleasePath.parse(change.path).innerPath
-        return try repository.withObjectBytes(change.blob) { bytes in
-            let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(Self.binaryProbeLength))
-            if probe.contains(0) {
-                counters.blobsBinary += 1
-                return ScannedBlob(oid: oid, size: size, skipped: "binary", findings: [])
+        pending.append(work)
+        for job in newJobs {
+            // While the queue is full, take in results: the workers may be waiting for room to give them.
+            while !jobs.tryPush(job) {
+                guard let result = results.pop() else { break }
+                try take(result)
             }
-            counters.bytesScanned += size
-            let outcome = matcher.scan(bytes, path: path)
-            for failure in outcome.failures {
-                counters.ruleFailures += 1
-                report(
-                    .warning("rule \(failure.ruleID) on blob \(change.blob.hex) (\(change.path)): \(failure.message)"))
+            jobsPushed += 1
+        }
+        if newJobs.isEmpty { try completeReadyCommits() }
+    }
+
+    /// Takes in one worker's result and moves whatever commits it finishes into the batch.
+    private mutating func take(_ result: BlobResult) throws {
+        resultsTaken += 1
+        for warning in result.warnings { scanner.report(.warning(warning)) }
+        if let error = result.error { throw ShardProblem(error) }
+        let position = result.commitIndex - pendingBase
+        pending[position].outstanding -= 1
+        pending[position].counters += result.counters
+        if let scanned = result.scanned {
+            pending[position].blobs.append(scanned)
+            resolved[scanned.oid] = scanned.findings.count
+            inFlight.remove(scanned.oid)
+        }
+        try completeReadyCommits()
+    }
+
+    /// Moves finished commits at the head of the line into the batch, in order, writing it when full.
+    private mutating func completeReadyCommits() throws {
+        while pendingHead < pending.count && pending[pendingHead].outstanding == 0 {
+            var work = pending[pendingHead]
+            let unresolved = work.entries.filter { $0.matchCount == nil && resolved[$0.oid] == nil }.map(\.oid)
+            let stored =
+                unresolved.isEmpty ? [:] : try scanner.store.scannedBlobs(unresolved, ruleSetID: scanner.ruleSetID)
+            for entry in work.entries {
+                let count = entry.matchCount ?? resolved[entry.oid] ?? stored[entry.oid] ?? 0
+                if count > 0 {
+                    batch.locations.append(
+                        BlobLocation(
+                            oid: entry.oid, release: ReleasePath.parse(entry.change.path), shardPath: entry.change.path,
+                            commit: work.commit.hex, matchCount: count))
+                }
             }
-            return ScannedBlob(oid: oid, size: size, skipped: nil, findings: outcome.findings)
+            batch.blobs += work.blobs
+            work.counters.commits = 1
+            batch.counters += work.counters
+            batch.watermark = work.commit.hex
+            pending[pendingHead] = CommitWork(commit: work.commit)
+            pendingHead += 1
+            if batch.counters.commits >= scanner.options.batchCommits
+                || batch.counters.bytesScanned >= scanner.options.batchBytes
+            {
+                try flush()
+                scanner.report(
+                    .progress(
+                        name: name, commitsDone: pendingBase + pendingHead, commitsTotal: pendingBase + pending.count,
+                        counters: counters))
+            }
+        }
+        // Drop the finished prefix now and then, so the line stays as short as the work in flight.
+        if pendingHead > 1024 {
+            pending.removeFirst(pendingHead)
+            pendingBase += pendingHead
+            pendingHead = 0
         }
     }
+
+    private mutating func flush() throws {
+        guard !batch.isEmpty else { return }
+        counters += try scanner.store.write(batch, ruleSetID: scanner.ruleSetID)
+        for blob in batch.blobs { resolved.removeValue(forKey: blob.oid) }
+        batch = Batch(runID: scanner.runID, shardID: shardID)
+    }
+}
+
+/// A worker's own repository handle and matcher; lives on one thread.
+private final class BlobWorker: @unchecked Sendable {
+    // Created on the spawning thread, used only by the worker thread afterwards.
+    let repositoryPath: String
+    let ruleSet: RuleSet
+    let maxBlobSize: Int
+
+    init(repositoryPath: String, ruleSet: RuleSet, maxBlobSize: Int) {
+        self.repositoryPath = repositoryPath
+        self.ruleSet = ruleSet
+        self.maxBlobSize = maxBlobSize
+    }
+
+    func run(jobs: WorkQueue<BlobJob>, results: WorkQueue<BlobResult>) {
+        let repository: Repository
+        do {
+            repository = try Repository(at: repositoryPath)
+        } catch {
+            while let job = jobs.pop() {
+                results.push(BlobResult(commitIndex: job.commitIndex, error: error.message))
+            }
+            return
+        }
+        let matcher = Matcher(ruleSet: ruleSet)
+        while let job = jobs.pop() {
+            results.push(scan(job, repository: repository, matcher: matcher))
+        }
+    }
+
+    private func scan(_ job: BlobJob, repository: Repository, matcher: Matcher) -> BlobResult {
+        var result = BlobResult(commitIndex: job.commitIndex)
+        let oid = Data(job.blob.bytes)
+        result.counters.blobsNew = 1
+        do {
+            let size = try repository.objectSize(job.blob)
+            if size > maxBlobSize {
+                result.counters.blobsTooLarge = 1
+                result.scanned = ScannedBlob(oid: oid, size: size, skipped: "too-large", findings: [])
+                return result
+            }
+            result.scanned = try repository.withObjectBytes(job.blob) { bytes in
+                let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
+                if probe.contains(0) {
+                    result.counters.blobsBinary = 1
+                    return ScannedBlob(oid: oid, size: size, skipped: "binary", findings: [])
+                }
+                result.counters.bytesScanned = size
+                let outcome = matcher.scan(bytes, path: job.innerPath)
+                for failure in outcome.failures {
+                    result.counters.ruleFailures += 1
+                    result.warnings.append(
+                        "rule \(failure.ruleID) on blob \(job.blob.hex) (\(job.shardPath)): \(failure.message)")
+                }
+                return ScannedBlob(oid: oid, size: size, skipped: nil, findings: outcome.findings)
+            }
+        } catch {
+            result.error = "\((error as? GitError)?.message ?? "\(error)") (blob \(job.blob.hex) at \(job.shardPath))"
+        }
+        return result
+    }
+}
+
+/// The scan stopped on request (a signal) after writing the work in flight.
+public struct ScanStopped: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "stopped (\(reason)); the watermark is at the last commit written" }
 }
 
 struct ShardProblem: Error, CustomStringConvertible {

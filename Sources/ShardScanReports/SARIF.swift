@@ -120,5 +120,8 @@ enum SARIF {
         var blob: String
         var commit: String
         var fingerprint: String
+        var confidence: String
+        /// What the rule's validator read from the secret; absent when it read nothing.
+        var facts: [String: String]?
     }
 }

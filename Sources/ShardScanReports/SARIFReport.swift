@@ -125,7 +125,8 @@ public enum SARIFReport {
                 partialFingerprints: ["primaryLocationLineHash": lineHash(row)],
                 properties: SARIF.ResultProperties(
                     shard: row.shard, project: row.project, version: row.version, release: row.release, path: row.path,
-                    blob: row.blob, commit: row.commit, fingerprint: row.fingerprint))
+                    blob: row.blob, commit: row.commit, fingerprint: row.fingerprint,
+                    confidence: row.confidence.rawValue, facts: row.facts.isEmpty ? nil : row.facts))
         }
         let category = shard.isEmpty ? "shardscan/" : "shardscan/\(shard)/"
         var properties = ["selection": input.selection.description]

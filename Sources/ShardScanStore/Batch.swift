@@ -85,6 +85,12 @@ public struct RunCounters: Sendable, Equatable, Codable {
 }
 
 extension Store {
+    static func factsJSON(_ facts: [String: String]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(facts), as: UTF8.self)
+    }
+
     /// Writes `batch` in one transaction: blobs, findings and matches, releases and provenance, the
     /// run's and shard's counters, and the shard's watermark. Returns the counters with
     /// `findingsNew` and `secretsNew` filled in from what was really new.
@@ -97,8 +103,8 @@ extension Store {
             )
             let insertFinding = try db.cachedStatement(
                 sql: """
-                    INSERT OR IGNORE INTO finding (rule, fingerprint, secret, secret_hash, first_run_id)
-                    VALUES (?, ?, ?, ?, ?)
+                    INSERT OR IGNORE INTO finding (rule, fingerprint, secret, secret_hash, first_run_id, confidence, facts)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """)
             let findingID = try db.cachedStatement(sql: "SELECT id FROM finding WHERE fingerprint = ?")
             let insertMatch = try db.cachedStatement(
@@ -113,6 +119,7 @@ extension Store {
                     let fingerprint = Finding.fingerprint(ruleID: finding.ruleID, secret: finding.secret)
                     try insertFinding.execute(arguments: [
                         finding.ruleID, fingerprint, finding.secret, sha256Hex(finding.secret), batch.runID,
+                        finding.confidence?.rawValue, try Self.factsJSON(finding.facts),
                     ])
                     if db.changesCount > 0 { counters.secretsNew += 1 }
                     let id = try Int64.fetchOne(findingID, arguments: [fingerprint])!

@@ -26,10 +26,16 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
     public var entropy: Double
     /// The run that recorded this place.
     public var runID: Int64
+    /// `secret` or `content` (reported unredacted).
+    public var kind: RuleKind
+    /// The finding's own (when its validator lowered it), else its rule's.
+    public var confidence: Confidence
+    /// What the rule's validator read from the secret, e.g. a PyPI token's `scope` and `projects`.
+    public var facts: [String: String]
 
     enum CodingKeys: String, CodingKey {
         case rule, shard, commit, blob, project, version, release, path, line, column, secret, snippet, fingerprint
-        case entropy
+        case entropy, kind, confidence, facts
         case shardPath = "shard_path"
         case endLine = "end_line"
         case endColumn = "end_column"
@@ -55,10 +61,17 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
         fingerprint = row["fingerprint"]
         entropy = ((row["entropy"] as Double) * 1000).rounded() / 1000
         runID = row["run_id"]
+        kind = (row["kind"] as String?).flatMap(RuleKind.init(rawValue:)) ?? .secret
+        confidence = (row["confidence"] as String?).flatMap(Confidence.init(rawValue:)) ?? .medium
+        facts =
+            (row["facts"] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+            ?? [:]
     }
 
-    /// The row with its secret (and the secret inside the snippet) redacted.
+    /// The row with its secret (and the secret inside the snippet) redacted. Content findings are
+    /// evidence, not credentials, and stay as they are.
     public func redacted() -> FindingRow {
+        guard kind == .secret else { return self }
         var copy = self
         copy.secret = redact(secret)
         copy.snippet = snippet.replacingOccurrences(of: secret, with: copy.secret)
@@ -203,9 +216,11 @@ extension Store {
                     SELECT f.rule, f.fingerprint, f.secret, s.name AS shard, p.commit_oid AS "commit",
                            lower(hex(m.blob)) AS blob, r.project, r.version, r.filename AS release, p.path,
                            p.shard_path, m.line, m."column", m.end_line, m.end_column, m.entropy,
-                           m.snippet_before, m.snippet_after, p.run_id
+                           m.snippet_before, m.snippet_after, p.run_id, f.facts,
+                           coalesce(ru.kind, 'secret') AS kind, coalesce(f.confidence, ru.confidence) AS confidence
                     FROM match m
                     JOIN finding f ON f.id = m.finding_id
+                    LEFT JOIN rule ru ON ru.id = f.rule
                     JOIN provenance p ON p.blob = m.blob
                     JOIN release r ON r.id = p.release_id
                     JOIN shard s ON s.id = r.shard_id

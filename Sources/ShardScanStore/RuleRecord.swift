@@ -11,6 +11,7 @@ public struct RuleRecord: Codable, Sendable, Equatable, FetchableRecord {
     public var categories: [String]
     public var description: String
     public var references: [String]
+    public var kind: RuleKind
 
     public init(_ rule: Rule) {
         id = rule.id
@@ -20,6 +21,7 @@ public struct RuleRecord: Codable, Sendable, Equatable, FetchableRecord {
         categories = rule.categories
         description = rule.description
         references = rule.references
+        kind = rule.kind
     }
 
     public init(row: Row) throws {
@@ -30,6 +32,7 @@ public struct RuleRecord: Codable, Sendable, Equatable, FetchableRecord {
         categories = (try? JSONDecoder().decode([String].self, from: Data((row["categories"] as String).utf8))) ?? []
         description = row["description"]
         references = (try? JSONDecoder().decode([String].self, from: Data((row["references"] as String).utf8))) ?? []
+        kind = (row["kind"] as String?).flatMap(RuleKind.init(rawValue:)) ?? .secret
     }
 
     /// A stand-in for a rule the store has no record of (a store from before rules were recorded).
@@ -47,14 +50,14 @@ extension Store {
             let statement = try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO rule (id, name, severity, confidence, categories, description, "references",
-                        updated_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        updated_run_id, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             let encoder = JSONEncoder()
             for rule in rules {
                 try statement.execute(arguments: [
                     rule.id, rule.name, rule.severity.rawValue, rule.confidence.rawValue,
                     String(decoding: try encoder.encode(rule.categories), as: UTF8.self), rule.description,
-                    String(decoding: try encoder.encode(rule.references), as: UTF8.self), runID,
+                    String(decoding: try encoder.encode(rule.references), as: UTF8.self), runID, rule.kind.rawValue,
                 ])
             }
         }

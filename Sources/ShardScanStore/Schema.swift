@@ -144,6 +144,16 @@ enum Schema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v3-finding-facts") { db in
+            // Validators decode facts from a secret (a PyPI token's scope) and may lower a finding's
+            // confidence; content rules are reported unredacted, so the kind is kept with the rule.
+            try db.execute(
+                sql: """
+                    ALTER TABLE finding ADD COLUMN confidence TEXT;
+                    ALTER TABLE finding ADD COLUMN facts TEXT NOT NULL DEFAULT '{}';
+                    ALTER TABLE rule ADD COLUMN kind TEXT NOT NULL DEFAULT 'secret';
+                    """)
+        }
         return migrator
     }
 }

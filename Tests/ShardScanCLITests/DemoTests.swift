@@ -22,8 +22,20 @@ import Testing
                 "aws.secret-access-key weather-client 1.0.0 weather_client/config.py",
                 "slack.incoming-webhook-url Flask_Login_Demo 0.3 Flask_Login_Demo-0.3/.env",
                 "postgresql.connection-uri-password dbtools 2.0 dbtools/db.py",
+                "pypi.upload-token Flask_Login_Demo 0.3 Flask_Login_Demo-0.3/.pypirc",
             ], "\(places.sorted())")
         #expect(rows.count == places.count)
+        // The PyPI token's macaroon says what it can do: upload to one project, on pypi.org.
+        let pypi = try #require(rows.first { $0["rule"] as? String == "pypi.upload-token" })
+        let facts = try #require(pypi["facts"] as? [String: String])
+        #expect(facts["scope"] == "projects")
+        #expect(facts["projects"] == "flask-login-demo")
+        #expect(facts["index"] == "pypi")
+        #expect(facts["valid"] == "yes")
+        let table = try CLI.run(["findings", "--db", db, "--project", "flask-login-demo"]).stdout
+        #expect(table.contains("pypi.upload-token"))
+        #expect(table.contains("scope=projects projects=flask-login-demo"), "\(table)")
+        #expect(!table.contains("pypi-AgEI"))  // redacted: the token never leaves unasked
         #expect(result.stdout.contains("acme-utils"))
         // A second run rebuilds the demo from scratch.
         #expect(try CLI.run(["demo", folder.path]).status == 0)

@@ -1,12 +1,12 @@
 import Foundation
+import ShardScanCore
 import Testing
 
 @Suite struct ScanTextTests {
-    /// A fake classic GitHub token: right prefix, length and alphabet, random body.
+    /// A fake classic GitHub token: right prefix, length, alphabet and checksum, random body.
     static func fakeGitHubToken() -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-        var generator = SystemRandomNumberGenerator()
-        return "ghp_" + String((0..<36).map { _ in alphabet.randomElement(using: &generator)! })
+        var mint = TokenMint(seed: UInt64.random(in: 1...UInt64.max))
+        return mint.githubToken()
     }
 
     @Test func findsAGitHubTokenInAPythonFileRedacted() throws {

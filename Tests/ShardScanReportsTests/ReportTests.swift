@@ -44,7 +44,7 @@ struct ScannedMirror {
     @Test func aResultPerFindingWithRulesRegionsAndNoSecrets() throws {
         let scanned = try ScannedMirror()
         let rows = try scanned.store.findings(FindingQuery())
-        #expect(rows.count == 7)
+        #expect(rows.count == 8)
         let (files, logs) = try scanned.sarif(.all)
         #expect(files.count == 1)
         let log = logs[0]
@@ -179,7 +179,8 @@ struct ScannedMirror {
             {"rule":"\(rule)","shard":"\(shard)","commit":"\(String(repeating: "a", count: 40))","blob":"\(String(repeating: "b", count: 40))",
              "project":"p","version":"1.0","release":"p-1.0.tar.gz","path":"p-1.0/k.py","shard_path":"\(path)",
              "line":\(line),"column":5,"end_line":\(line),"end_column":20,"secret":"\(secret)","snippet":"k = \(secret)",
-             "fingerprint":"\(Finding.fingerprint(ruleID: rule, secret: secret))","entropy":3.5,"run_id":1}
+             "fingerprint":"\(Finding.fingerprint(ruleID: rule, secret: secret))","entropy":3.5,"run_id":1,
+             "kind":"secret","confidence":"high","facts":{}}
             """
         return try! JSONDecoder().decode(FindingRow.self, from: Data(json.utf8))
     }
@@ -212,8 +213,8 @@ struct ScannedMirror {
         let object =
             try JSONSerialization.jsonObject(with: try JSONReport.render(input, toolVersion: "0.1.0")) as! [String: Any]
         let run = (object["runs"] as! [[String: Any]])[0]
-        #expect((run["counts"] as! [String: Any])["findings_new"] as? Int == 7)
-        #expect((object["findings"] as! [Any]).count == 7)
+        #expect((run["counts"] as! [String: Any])["findings_new"] as? Int == 8)
+        #expect((object["findings"] as! [Any]).count == 8)
     }
 
     @Test func theSchemaRejectsWhatItShould() throws {

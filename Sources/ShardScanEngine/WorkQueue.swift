@@ -1,0 +1,112 @@
+import Foundation
+
+/// A first-in first-out queue shared by threads, holding at most `capacity` items: producers wait
+/// while it is full, consumers while it is empty. Closing it lets consumers drain what is left and
+/// then stop.
+final class WorkQueue<Item: Sendable>: @unchecked Sendable {
+    // Every field below is read and written only with `condition` locked.
+    private let condition = NSCondition()
+    private var items: [Item?] = []
+    private var head = 0
+    private var count = 0
+    private var isClosed = false
+    let capacity: Int
+
+    init(capacity: Int) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+        items = Array(repeating: nil, count: capacity)
+    }
+
+    /// Adds `item`, waiting for room. Returns `false` (dropping it) when the queue is closed.
+    @discardableResult
+    func push(_ item: Item) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while count == capacity && !isClosed { condition.wait() }
+        guard !isClosed else { return false }
+        items[(head + count) % capacity] = item
+        count += 1
+        condition.broadcast()
+        return true
+    }
+
+    /// Adds `item` if there is room now; `false` when the queue is full or closed.
+    func tryPush(_ item: Item) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard count < capacity && !isClosed else { return false }
+        items[(head + count) % capacity] = item
+        count += 1
+        condition.broadcast()
+        return true
+    }
+
+    /// The next item, waiting for one; `nil` once the queue is closed and empty.
+    func pop() -> Item? {
+        condition.lock()
+        defer { condition.unlock() }
+        while count == 0 && !isClosed { condition.wait() }
+        return takeLocked()
+    }
+
+    /// The next item if there is one now.
+    func tryPop() -> Item? {
+        condition.lock()
+        defer { condition.unlock() }
+        return takeLocked()
+    }
+
+    private func takeLocked() -> Item? {
+        guard count > 0 else { return nil }
+        let item = items[head]
+        items[head] = nil
+        head = (head + 1) % capacity
+        count -= 1
+        condition.broadcast()
+        return item
+    }
+
+    /// No more pushes: waiting producers give up, consumers drain and then get `nil`.
+    func close() {
+        condition.lock()
+        isClosed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// A flag any thread may raise (a signal handler's queue) and the scan checks between commits.
+public final class StopRequest: @unchecked Sendable {
+    // Read and written only with `lock` held.
+    private let lock = NSLock()
+    private var reason: String?
+    private var status: Int32 = 0
+
+    public init() {}
+
+    /// Asks the scan to stop after the commits in flight; the first reason given is kept, with the exit
+    /// status the program should end with.
+    public func stop(reason: String, exitStatus: Int32) {
+        lock.lock()
+        if self.reason == nil {
+            self.reason = reason
+            status = exitStatus
+        }
+        lock.unlock()
+    }
+
+    /// The exit status asked for with the stop (0 when none was asked).
+    public var exitStatus: Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        return status
+    }
+
+    /// Why a stop was asked for, or `nil` when none was.
+    public var requested: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return reason
+    }
+}
