@@ -55,6 +55,9 @@ struct Scan: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // First, so that a second scan of the same store is refused before it loads any rules.
+        let (openStore, lock) = try store.openForScan(quiet: quiet)
+        defer { withExtendedLifetime(lock) {} }
         let ruleSet = try rules.loadRuleSet()
         for diagnostic in ruleSet.errors { printError("\(diagnostic) (rule skipped)") }
         guard !ruleSet.rules.isEmpty else {
@@ -69,9 +72,17 @@ struct Scan: AsyncParsableCommand {
         options.stopRequest = stop
         let signalSources = Self.stopOnSignals(stop)
         defer { signalSources.forEach { $0.cancel() } }
-        let exitCode = try runScan(
-            sources: ShardLocator.locate(paths, branch: branch), store: store.open(), ruleSet: ruleSet,
-            options: options, quiet: quiet, reports: [(.json, json), (.sarif, sarif)], showSecrets: secrets.showSecrets)
+        let exitCode: Int32
+        do {
+            exitCode = try runScan(
+                sources: ShardLocator.locate(paths, branch: branch), store: openStore, ruleSet: ruleSet,
+                options: options, quiet: quiet, reports: [(.json, json), (.sarif, sarif)],
+                showSecrets: secrets.showSecrets)
+        } catch {
+            // The store failed under the scan (disk full, read-only): exit 2, never 1 ("new findings").
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
         if exitCode == 1 && exitZero { return }
         if exitCode != 0 { throw ExitCode(exitCode) }
     }

@@ -14,6 +14,23 @@ struct StoreOptions: ParsableArguments {
             throw ExitCode(2)
         }
     }
+
+    /// Opens the store for `scan`: takes its one-writer lock first, refusing at once when another scan holds
+    /// it, then marks runs left `running` by scans that died as interrupted. Keep the lock until the scan ends.
+    func openForScan(quiet: Bool) throws -> (Store, StoreLock) {
+        do {
+            let lock = try StoreLock(storePath: path)
+            let store = try Store(path: path)
+            let abandoned = try store.markAbandonedRuns()
+            if abandoned > 0 && !quiet {
+                printError("note: \(abandoned) earlier run(s) of \(path) ended without finishing; marked interrupted")
+            }
+            return (store, lock)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
+    }
 }
 
 /// `--show-secrets`, shared by every command that prints findings.

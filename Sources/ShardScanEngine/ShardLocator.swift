@@ -39,6 +39,11 @@ public enum ShardLocator {
                 sources += shards(in: repository, at: path, branch: branch)
                 continue
             }
+            if let unreadable = unreadableReason(path) {
+                sources.append(
+                    ShardSource(name: shardName(path), repositoryPath: path, reference: nil, problem: unreadable))
+                continue
+            }
             guard isDirectory.boolValue else {
                 sources.append(
                     ShardSource(
@@ -58,12 +63,14 @@ public enum ShardLocator {
                     sources += shards(in: repository, at: childPath, branch: branch)
                     found = true
                 } catch {
-                    // A folder that looks like a repository but does not open is a broken shard, not noise.
-                    if looksLikeRepository(childPath) {
+                    // A folder that looks like a repository but does not open is a broken shard, not noise;
+                    // so is one that cannot be read, which might be one.
+                    let unreadable = unreadableReason(childPath)
+                    if looksLikeRepository(childPath) || unreadable != nil {
                         sources.append(
                             ShardSource(
                                 name: shardName(childPath), repositoryPath: childPath, reference: nil,
-                                problem: error.message))
+                                problem: unreadable.map { "\(error.message) (\($0))" } ?? error.message))
                         found = true
                     }
                 }
@@ -79,6 +86,10 @@ public enum ShardLocator {
     }
 
     static func shards(in repository: Repository, at path: String, branch: String) -> [ShardSource] {
+        // libgit2 reports an unreadable object folder as missing objects; say what it is.
+        if let unreadable = unreadableReason((repository.gitDirectory as NSString).appendingPathComponent("objects")) {
+            return [ShardSource(name: shardName(path), repositoryPath: path, reference: nil, problem: unreadable)]
+        }
         let remotes = (try? repository.referenceNames(matching: "refs/remotes/*/\(branch)")) ?? []
         if remotes.count > 1 {
             return remotes.map { reference in
@@ -108,6 +119,12 @@ public enum ShardLocator {
     static func shardName(_ path: String) -> String {
         let name = (path as NSString).lastPathComponent
         return name.hasSuffix(".git") ? String(name.dropLast(4)) : name
+    }
+
+    /// Why the folder at `path` cannot be listed and entered, or `nil` when it can.
+    static func unreadableReason(_ path: String) -> String? {
+        guard access(path, R_OK | X_OK) != 0 else { return nil }
+        return "cannot read folder \(path): \(String(cString: strerror(errno)))"
     }
 
     static func looksLikeRepository(_ path: String) -> Bool {

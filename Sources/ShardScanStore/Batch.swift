@@ -96,7 +96,7 @@ extension Store {
     /// `findingsNew` and `secretsNew` filled in from what was really new.
     @discardableResult
     public func write(_ batch: Batch, ruleSetID: Int64) throws -> RunCounters {
-        try queue.write { db in
+        try writing("write a batch (\(batch.counters.commits) commits, \(batch.blobs.count) new blobs)") { db in
             var counters = batch.counters
             let insertBlob = try db.cachedStatement(
                 sql: "INSERT OR REPLACE INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?, ?, ?, ?, ?)"

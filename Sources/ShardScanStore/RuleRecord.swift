@@ -46,7 +46,7 @@ public struct RuleRecord: Codable, Sendable, Equatable, FetchableRecord {
 extension Store {
     /// Records the rules of run `runID`, replacing older records of the same ids.
     public func recordRules(_ rules: [Rule], runID: Int64) throws {
-        try queue.write { db in
+        try writing("record the rules of run \(runID)") { db in
             let statement = try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO rule (id, name, severity, confidence, categories, description, "references",
