@@ -20,10 +20,11 @@ struct Bench: AsyncParsableCommand {
 
               baseline     git cat-file --batch-all-objects --batch --unordered > /dev/null
               full         shardscan scan, code at 90%, into a fresh store
-              incremental  shardscan scan again on that store, code moved to refs/bench/full
-              half         shardscan scan, code at refs/bench/half, into a fresh store (not with --skip-half)
+              incremental  the same store scanned again, code moved to refs/bench/full
+              half         code at refs/bench/half, a fresh store (not with --skip-half)
 
-            Then it prints each measurement's median and min wall time, MB/s over the blob bytes it covers \
+            Then it prints each measurement's median and min wall time, median CPU time (user + system, \
+            steadier than wall time on a busy machine), MB/s (median wall time) over the blob bytes it covers \
             (MB = 10^6 bytes; all blobs for the baseline, those reachable from code for a full scan, those \
             new since code for the incremental one), full/baseline, the incremental time against its share \
             of the full time (incremental / (full × new bytes / bytes at code)), and peak RSS with full/half. \
@@ -313,11 +314,17 @@ struct BenchReport: Encodable {
         }
         var min: Double { seconds.min() ?? 0 }
         var peakRSS: Int { runs.map(\.maxRSSBytes).max() ?? 0 }
+        /// Median user + system CPU time: steadier than wall time on a shared machine.
+        var cpuMedian: Double {
+            let sorted = runs.map(\.cpuSeconds).sorted()
+            let middle = sorted.count / 2
+            return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+        }
         var megabytesPerSecond: Double { median > 0 ? Double(bytes) / 1e6 / median : 0 }
 
         enum CodingKeys: String, CodingKey {
             case kind, seconds, median, min, bytes, megabytesPerSecond, peakRSSBytes, scannedBytes, findingsNew
-            case exitStatuses, rssBytes
+            case exitStatuses, rssBytes, cpuSeconds
         }
 
         func encode(to encoder: Encoder) throws {
@@ -333,6 +340,7 @@ struct BenchReport: Encodable {
             try container.encodeIfPresent(findingsNew, forKey: .findingsNew)
             try container.encode(runs.map(\.status), forKey: .exitStatuses)
             try container.encode(runs.map(\.maxRSSBytes), forKey: .rssBytes)
+            try container.encode(runs.map(\.cpuSeconds), forKey: .cpuSeconds)
         }
     }
 
@@ -393,13 +401,13 @@ struct BenchReport: Encodable {
             "  blob MB: \(mb(bytes.all)) in the repository, \(mb(bytes.code)) at code, \(mb(bytes.new)) new since code"
                 + (bytes.half.map { ", \(mb($0)) at half" } ?? ""))
         lines.append("")
-        let header = ["MEASUREMENT", "MEDIAN s", "MIN s", "MB", "MB/s", "RATIO", "PEAK RSS MB"]
-        let widths = [26, 9, 9, 8, 8, 30, 12]
+        let header = ["MEASUREMENT", "MEDIAN s", "MIN s", "CPU s", "MB", "MB/s", "RATIO", "PEAK RSS MB"]
+        let widths = [24, 9, 8, 8, 7, 7, 34, 11]
         func row(_ cells: [String]) -> String {
             zip(cells, widths).enumerated().map { index, pair in
                 let (cell, width) = pair
                 let pad = String(repeating: " ", count: Swift.max(0, width - cell.count))
-                return index == 0 || index == 5 ? cell + pad : pad + cell
+                return index == 0 || index == 6 ? cell + pad : pad + cell
             }.joined(separator: " ")
         }
         lines.append(row(header))
@@ -420,7 +428,8 @@ struct BenchReport: Encodable {
             lines.append(
                 row([
                     names[measurement.kind] ?? measurement.kind.rawValue, fixed(measurement.median),
-                    fixed(measurement.min), mb(measurement.bytes), fixed(measurement.megabytesPerSecond, 1), ratio,
+                    fixed(measurement.min), fixed(measurement.cpuMedian), mb(measurement.bytes),
+                    fixed(measurement.megabytesPerSecond, 1), ratio,
                     fixed(Double(measurement.peakRSS) / 1e6, 1),
                 ]))
         }
@@ -447,11 +456,13 @@ struct BenchError: Error, CustomStringConvertible {
 /// Thrown once SIGINT or SIGTERM has arrived, so that the caller restores `refs/heads/code` and exits.
 struct BenchInterrupted: Error {}
 
-/// A finished child process: exit status (128 + the signal if killed), wall time and peak resident set size.
+/// A finished child process: exit status (128 + the signal if killed), wall and CPU time, peak resident set size.
 struct ChildRun: Encodable {
     var status: Int32
     var seconds: Double
     var maxRSSBytes: Int
+    /// User + system CPU time.
+    var cpuSeconds: Double
 }
 
 /// What the SIGINT/SIGTERM handler shares with the main thread: plain words, all a signal handler may touch.
@@ -539,6 +550,10 @@ enum Spawn {
         return ChildRun(
             status: signalNumber == 0 ? (status >> 8) & 0xFF : 128 + signalNumber,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-            maxRSSBytes: maxRSS)
+            maxRSSBytes: maxRSS, cpuSeconds: Self.seconds(usage.ru_utime) + Self.seconds(usage.ru_stime))
+    }
+
+    static func seconds(_ time: timeval) -> Double {
+        Double(time.tv_sec) + Double(time.tv_usec) / 1e6
     }
 }
