@@ -34,7 +34,7 @@ public struct MirrorScan {
     public func run(_ sources: [ShardSource], report: @escaping (ScanEvent) -> Void) throws -> Summary {
         // Memory follows the work in flight, not the shard: a 1.5 GB pack is read through small windows.
         try GitSettings.limitMemory(
-            packWindowBytes: 32 << 20, mappedPackBytes: 256 << 20, objectCacheBytes: 64 << 20)
+            packWindowBytes: 16 << 20, mappedPackBytes: 64 << 20, objectCacheBytes: 32 << 20)
         let digest = ruleSet.digest(engineVersion: Self.engineVersion)
         let ruleSetID = try store.ruleSetID(digest: digest)
         let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: ruleSet.rules.count)
