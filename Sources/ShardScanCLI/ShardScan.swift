@@ -6,7 +6,9 @@ public struct ShardScan: AsyncParsableCommand {
         commandName: "shardscan",
         abstract: "Find leaked secrets and risky content in a git-sharded mirror of PyPI.",
         version: shardscanVersion,
-        subcommands: [Scan.self, Findings.self, Report.self, Status.self, Demo.self, RulesCommand.self, ScanText.self]
+        subcommands: [
+            Scan.self, Findings.self, Report.self, Status.self, Demo.self, RulesCommand.self, ScanText.self, Bench.self,
+        ]
     )
 
     public init() {}

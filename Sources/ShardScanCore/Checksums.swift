@@ -15,27 +15,25 @@ private let crc32Table: [UInt32] = (0..<256).map { index in
 
 /// `value` in base 62 (`0-9A-Za-z`), left-padded with `0` to `width` digits.
 public func base62(_ value: UInt32, width: Int) -> String {
-    let digits = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-    var remaining = value
-    var out: [Character] = []
-    repeat {
-        out.append(digits[Int(remaining % 62)])
-        remaining /= 62
-    } while remaining > 0
-    while out.count < width { out.append("0") }
-    return String(out.reversed())
+    digits(of: value, in: "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", width: width)
 }
 
 /// `value` in base 36 (`0-9a-z`, lower case as Ruby's `Integer#to_s(36)` writes it), left-padded with `0` to
 /// `width` digits.
 public func base36(_ value: UInt32, width: Int) -> String {
-    let digits = Array("0123456789abcdefghijklmnopqrstuvwxyz")
+    digits(of: value, in: "0123456789abcdefghijklmnopqrstuvwxyz", width: width)
+}
+
+/// `value` written with `alphabet`'s characters as digits, most significant first, padded with its zero.
+private func digits(of value: UInt32, in alphabet: String, width: Int) -> String {
+    let digits = Array(alphabet)
+    let base = UInt32(digits.count)
     var remaining = value
     var out: [Character] = []
     repeat {
-        out.append(digits[Int(remaining % 36)])
-        remaining /= 36
+        out.append(digits[Int(remaining % base)])
+        remaining /= base
     } while remaining > 0
-    while out.count < width { out.append("0") }
+    while out.count < width { out.append(digits[0]) }
     return String(out.reversed())
 }

@@ -33,6 +33,7 @@ public final class Matcher {
     private var keywordHits: [[Int]]
     private var touchedRules: [Int] = []
     private var touchedKeywords: [Int] = []
+    private let ungatedRules: [Int]
 
     /// Bytes either side of a match in which one of a rule's keywords must occur.
     public static let keywordWindow = 256
@@ -51,6 +52,7 @@ public final class Matcher {
         self.useJIT = useJIT
         self.ruleHits = Array(repeating: [], count: ruleSet.rules.count)
         self.keywordHits = Array(repeating: [], count: ruleSet.prefilter.keywords.count)
+        self.ungatedRules = ruleSet.prefilter.ungatedRules()
     }
 
     /// Scans `bytes` (any bytes: not necessarily UTF-8) as the file at `path` inside its release;
@@ -77,11 +79,16 @@ public final class Matcher {
         let prefilter = ruleSet.prefilter
         let gated = collectCandidates(bytes)
         defer { clearCandidates() }
-        let indices = onlyRule.map { [$0] } ?? Array(ruleSet.rules.indices)
+        // Most blobs give most rules no candidate: only those with one (or no gate) are looked at further.
+        var indices: [Int]
+        if let onlyRule {
+            indices = [onlyRule]
+        } else if gated {
+            indices = (touchedRules + ungatedRules).sorted()
+        } else {
+            indices = Array(ruleSet.rules.indices)
+        }
         for index in indices {
-            let compiled = ruleSet.rules[index]
-            let rule = compiled.rule
-            guard rule.paths.admits(path) else { continue }
             let keywordIndices = prefilter.ruleKeywords[index]
             if !keywordIndices.isEmpty && !keywordIndices.contains(where: { !keywordHits[$0].isEmpty }) { continue }
             var regions = [0..<bytes.count]
@@ -89,6 +96,9 @@ public final class Matcher {
                 guard !ruleHits[index].isEmpty else { continue }
                 regions = Self.regions(ends: ruleHits[index], maxWidth: maxWidth)
             }
+            let compiled = ruleSet.rules[index]
+            let rule = compiled.rule
+            guard rule.paths.admits(path) else { continue }
             do {
                 for match in try matches(of: compiled.regex, in: bytes, regions: regions) {
                     guard let secretRange = match.groups[compiled.secretGroup], !secretRange.isEmpty else { continue }

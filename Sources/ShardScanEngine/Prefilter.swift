@@ -26,6 +26,10 @@ public final class Prefilter: Sendable {
     let database: Database?
     /// Per rule index.
     public let gates: [Gate]
+    /// The rules whose pattern is not in the database, which every blob must consider.
+    func ungatedRules() -> [Int] {
+        gates.indices.filter { if case .pattern = gates[$0] { false } else { true } }
+    }
     /// Per rule index: why Hyperscan did not take its pattern.
     public let rejections: [Int: String]
     /// Distinct lower-cased keywords; keyword `k` has Hyperscan id `ruleCount + k`.

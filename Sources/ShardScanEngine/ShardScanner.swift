@@ -192,6 +192,9 @@ private struct ShardWalk {
     private var inFlight: Set<Data> = []
     private var jobsPushed = 0
     private var resultsTaken = 0
+    /// The first blob a worker could not read. Its commit never completes, so the watermark stays
+    /// before it, while the commits before it are still written as their results come in.
+    private var unreadableBlob: ShardProblem?
 
     init(scanner: ShardScanner, shardID: Int64, name: String, path: String) {
         self.scanner = scanner
@@ -242,9 +245,10 @@ private struct ShardWalk {
                 failure = error
                 break
             }
+            if unreadableBlob != nil { break }
         }
         // Let the workers finish what they hold, keep every commit that completes, and stop them.
-        // Every job pushed yields one result; after a failure the rest are only counted.
+        // Every job pushed yields one result; after a store failure the rest are only counted.
         jobs.close()
         while resultsTaken < jobsPushed, let result = results.pop() {
             if failure != nil {
@@ -263,6 +267,7 @@ private struct ShardWalk {
         } catch {
             if failure == nil { failure = error }
         }
+        if failure == nil { failure = unreadableBlob }
         scanner.report(
             .progress(
                 name: name, commitsDone: pendingBase + pendingHead, commitsTotal: commits.count, counters: counters))
@@ -313,7 +318,10 @@ private struct ShardWalk {
     private mutating func take(_ result: BlobResult) throws {
         resultsTaken += 1
         for warning in result.warnings { scanner.report(.warning(warning)) }
-        if let error = result.error { throw ShardProblem(error) }
+        if let error = result.error {
+            if unreadableBlob == nil { unreadableBlob = ShardProblem(error) }
+            return
+        }
         let position = result.commitIndex - pendingBase
         pending[position].outstanding -= 1
         pending[position].counters += result.counters

@@ -1,0 +1,100 @@
+import Foundation
+import Git
+import ShardScanEngine
+import Testing
+
+@Suite struct BenchCommandTests {
+    /// A tiny benchmark shard: ten releases on refs/bench/full, code at the ninth, half at the fifth, and a
+    /// GitHub token in release 3 (so the full scan exits 1) and release 10 (so the incremental one does).
+    static func fixture() throws -> (folder: URL, shard: String, rules: String, commits: [ObjectID]) {
+        let folder = try CLI.temporaryFolder()
+        let rules = folder.appendingPathComponent("rules.yaml").path
+        try ScanCommandTests.rules.write(toFile: rules, atomically: true, encoding: .utf8)
+        let shard = folder.appendingPathComponent("shard.git").path
+        let repository = try Repository.create(at: shard, bare: true)
+        var fake = FakeCredentials(seed: 5)
+        var commits: [ObjectID] = []
+        for index in 1...10 {
+            let release = "p\(index)-1.0.tar.gz"
+            var body = "VERSION = '\(index).0'\n" + String(repeating: "# filler line \(index)\n", count: 50)
+            if index == 3 || index == 10 { body += "TOKEN = '\(fake.githubToken(prefix: "ghp_"))'\n" }
+            let blob = try repository.writeBlob(Array(body.utf8))
+            commits.append(
+                try repository.commit(
+                    files: [("packages/p\(index)/\(release)/p\(index)-1.0/setup.py", blob)], parent: commits.last,
+                    message: "Add \(release)",
+                    author: Signature(name: "m", email: "m@x.invalid", time: 1_700_000_000 + Int64(index) * 60),
+                    reference: "refs/bench/full"))
+        }
+        try repository.setReference("refs/heads/code", to: commits[8])
+        try repository.setReference("refs/bench/half", to: commits[4])
+        return (folder, shard, rules, commits)
+    }
+
+    @Test func benchPrintsEveryRowAndRestoresCode() throws {
+        let (folder, shard, rules, commits) = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let work = folder.appendingPathComponent("work").path
+        let result = try CLI.run(["bench", shard, "--iterations", "1", "--rules", rules, "--work-dir", work])
+        #expect(result.status == 0, "\(result.stderr)")
+        for row in [
+            "baseline (git cat-file)", "full scan (code at 90%)", "incremental (+10%)", "half scan (code at half)",
+        ] {
+            #expect(result.stdout.contains(row), "\(result.stdout)")
+        }
+        #expect(result.stdout.contains("× baseline"))
+        #expect(result.stdout.contains("× its share of full"))
+        #expect(result.stdout.contains("RSS full/half"))
+        #expect(result.stdout.contains("releases: 9 at code (90%), 10 at refs/bench/full, 5 at refs/bench/half"))
+        #expect(try Repository(at: shard).commitID(ofReference: "refs/heads/code") == commits[8])
+        #expect(FileManager.default.fileExists(atPath: work + "/full.sqlite"))
+    }
+
+    @Test func jsonWithoutTheHalfScan() throws {
+        let (folder, shard, rules, commits) = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try CLI.run(["bench", shard, "--iterations", "2", "--rules", rules, "--skip-half", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let measurements = try #require(document["measurements"] as? [[String: Any]])
+        #expect(measurements.compactMap { $0["kind"] as? String } == ["baseline", "full", "incremental"])
+        for measurement in measurements { #expect((measurement["seconds"] as? [Double])?.count == 2) }
+        let full = try #require(measurements.first { $0["kind"] as? String == "full" })
+        #expect(full["exitStatuses"] as? [Int] == [1, 1])
+        #expect(full["findingsNew"] as? Int == 1)
+        #expect((full["peakRSSBytes"] as? Int ?? 0) > 0)
+        let incremental = try #require(measurements.first { $0["kind"] as? String == "incremental" })
+        #expect(incremental["findingsNew"] as? Int == 1)
+        #expect(document["rssFullOverHalf"] == nil)
+        #expect(document["fullOverBaseline"] is Double)
+        #expect(try Repository(at: shard).commitID(ofReference: "refs/heads/code") == commits[8])
+    }
+
+    @Test func aFailedScanStillRestoresCode() throws {
+        let (folder, shard, _, commits) = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Moved by hand before the run: restored to here, not to the 90% commit.
+        try Repository(at: shard).setReference("refs/heads/code", to: commits[6])
+        let broken = folder.appendingPathComponent("broken.yaml").path
+        try "rules:\n  - id: broken\n    name: Broken\n    pattern: '(unclosed'\n".write(
+            toFile: broken, atomically: true, encoding: .utf8)
+        let result = try CLI.run(["bench", shard, "--iterations", "1", "--rules", broken])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("the full scan exited with 2"), "\(result.stderr)")
+        #expect(try Repository(at: shard).commitID(ofReference: "refs/heads/code") == commits[6])
+    }
+
+    @Test func aShardWithoutBenchRefsIsRefused() throws {
+        let (folder, shard, rules, _) = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let git = Process()
+        git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        git.arguments = ["git", "-C", shard, "update-ref", "-d", "refs/bench/half"]
+        try git.run()
+        git.waitUntilExit()
+        let result = try CLI.run(["bench", shard, "--iterations", "1", "--rules", rules])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("no refs/bench/half"))
+    }
+}
