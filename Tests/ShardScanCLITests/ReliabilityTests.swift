@@ -7,7 +7,7 @@ import Testing
 
 /// `shardscan scan` killed, interrupted, run twice at once, on a full or read-only disk, over broken shards
 /// and with bad rules: it must say what happened, exit 2, and leave a store a rerun completes.
-@Suite struct ReliabilityTests {
+@Suite final class ReliabilityTests {
     static let rules = ScanCommandTests.rules
 
     let folder: URL
@@ -17,6 +17,10 @@ import Testing
         folder = try CLI.temporaryFolder()
         rulesPath = folder.appendingPathComponent("rules.yaml").path
         try Self.rules.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: folder)
     }
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
@@ -68,18 +72,22 @@ import Testing
 
     /// Runs `command` (an executable and its arguments) to its end, output to files.
     static func run(_ command: [String], environment: [String: String]? = nil) throws -> CLI.Result {
-        let (process, out, err) = try start(command, environment: environment)
+        let scratch = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let (process, out, err) = try start(command, environment: environment, outputIn: scratch)
         process.waitUntilExit()
         return CLI.Result(
             status: process.terminationStatus, stdout: try String(contentsOf: out, encoding: .utf8),
             stderr: try String(contentsOf: err, encoding: .utf8))
     }
 
-    /// Starts `command` with its output going to two new files.
-    static func start(_ command: [String], environment: [String: String]? = nil) throws -> (Process, URL, URL) {
-        let scratch = try CLI.temporaryFolder()
-        let out = scratch.appendingPathComponent("stdout")
-        let err = scratch.appendingPathComponent("stderr")
+    /// Starts `command` with its output going to two new files in `folder`.
+    static func start(_ command: [String], environment: [String: String]? = nil, outputIn folder: URL) throws -> (
+        Process, URL, URL
+    ) {
+        let name = UUID().uuidString
+        let out = folder.appendingPathComponent("\(name).stdout")
+        let err = folder.appendingPathComponent("\(name).stderr")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         let process = Process()
@@ -163,9 +171,10 @@ import Testing
         let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
 
         let db = path("signalled.sqlite")
-        let (process, _, err) = try Self.start([
-            CLI.executable.path, "scan", "--db", db, "--rules", rulesPath, "--batch-commits", "2", mirror,
-        ])
+        let (process, _, err) = try Self.start(
+            [
+                CLI.executable.path, "scan", "--db", db, "--rules", rulesPath, "--batch-commits", "2", mirror,
+            ], outputIn: folder)
         let ready: () -> Bool =
             timing == .atRunStart
             ? { ((try? Store(path: db).runs(limit: 1)) ?? []).isEmpty == false } : { Self.hasWatermark(db) }
@@ -213,9 +222,11 @@ import Testing
         let mirror = path("mirror")
         try Self.buildMirror(at: mirror, commits: 400)
         let db = path("s.sqlite")
-        let (first, _, firstErr) = try Self.start([
-            CLI.executable.path, "scan", "--db", db, "--rules", rulesPath, "--quiet", "--batch-commits", "1", mirror,
-        ])
+        let (first, _, firstErr) = try Self.start(
+            [
+                CLI.executable.path, "scan", "--db", db, "--rules", rulesPath, "--quiet", "--batch-commits", "1",
+                mirror,
+            ], outputIn: folder)
         #expect(Self.wait(seconds: 60) { Self.hasWatermark(db) || !first.isRunning })
         // Frozen wherever it is (perhaps inside a write): it holds the lock as long as it lives.
         kill(first.processIdentifier, SIGSTOP)
@@ -255,9 +266,11 @@ import Testing
         let mirror = path("mirror")
         try Self.buildMirror(at: mirror, commits: 400)
         let db = path("s.sqlite")
-        let (first, _, _) = try Self.start([
-            CLI.executable.path, "scan", "--db", db, "--rules", rulesPath, "--quiet", "--batch-commits", "1", mirror,
-        ])
+        let (first, _, _) = try Self.start(
+            [
+                CLI.executable.path, "scan", "--db", db, "--rules", rulesPath, "--quiet", "--batch-commits", "1",
+                mirror,
+            ], outputIn: folder)
         #expect(Self.wait(seconds: 60) { Self.hasWatermark(db) || !first.isRunning })
         // Frozen first, so that it cannot finish between the check and the kill.
         kill(first.processIdentifier, SIGSTOP)
@@ -292,9 +305,10 @@ import Testing
         }
         defer { _ = Self.status(of: ["/usr/bin/env", "umount", "-l", disk]) }
         let db = disk + "/s.sqlite"
-        let (scan, _, err) = try Self.start([
-            CLI.executable.path, "scan", "--db", db, "--rules", rulesPath, "--batch-commits", "2", mirror,
-        ])
+        let (scan, _, err) = try Self.start(
+            [
+                CLI.executable.path, "scan", "--db", db, "--rules", rulesPath, "--batch-commits", "2", mirror,
+            ], outputIn: folder)
         #expect(Self.wait(seconds: 60) { Self.hasWatermark(db) || !scan.isRunning })
         kill(scan.processIdentifier, SIGSTOP)
         #expect(scan.isRunning, "the scan finished before the disk could be filled")

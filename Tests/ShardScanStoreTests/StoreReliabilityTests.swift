@@ -7,12 +7,16 @@ import Testing
 @testable import ShardScanStore
 
 /// The store under stress: two writers, a full disk, old and new schemas, file modes.
-@Suite struct StoreReliabilityTests {
+@Suite final class StoreReliabilityTests {
     let folder: URL
 
     init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-rel-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: folder)
     }
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
