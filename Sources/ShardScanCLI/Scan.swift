@@ -71,7 +71,7 @@ struct Scan: AsyncParsableCommand {
         let stop = StopRequest()
         options.stopRequest = stop
         let signalSources = Self.stopOnSignals(stop)
-        defer { signalSources.forEach { $0.cancel() } }
+        defer { for source in signalSources { source.cancel() } }
         let exitCode: Int32
         do {
             exitCode = try runScan(

@@ -39,14 +39,34 @@ public final class Store: Sendable {
         }
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)
-            try queue.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA journal_mode = WAL")
-            }
+            try Self.enableWAL(queue)
             try Self.migrate(queue, path: path)
         } catch let error as StoreError {
             throw error
         } catch {
             throw StoreError("cannot open store \(path): \(Self.explain(error, path: path))")
+        }
+    }
+
+    /// Switches a new store to write-ahead logging. Changing the journal mode needs the file to itself,
+    /// and SQLite answers "database is locked" at once, without waiting, when another process opens the new
+    /// store at the same moment; so it tries again for a while.
+    static func enableWAL(_ queue: DatabaseQueue) throws {
+        var attempt = 0
+        while true {
+            do {
+                let mode = try queue.writeWithoutTransaction { db in
+                    try String.fetchOne(db, sql: "PRAGMA journal_mode")
+                }
+                if mode?.lowercased() == "wal" { return }
+                try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+                return
+            } catch let error as DatabaseError
+                where (error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED) && attempt < 200
+            {
+                attempt += 1
+                usleep(10_000)
+            }
         }
     }
 
