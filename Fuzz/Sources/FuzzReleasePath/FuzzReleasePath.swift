@@ -2,11 +2,14 @@ import FuzzSupport
 import ShardScanCore
 
 // ReleasePath.parse and ReleasePath.normalize on arbitrary text (the fuzz bytes as UTF-8, invalid bytes
-// replaced). Invariants, as ReleasePath.swift defines them:
-// - normalize is idempotent, and its output has no `_`, `.`, upper-case ASCII letters or `--`;
-// - parse never crashes, keeps projectNormalized == normalize(project), and either splits a
-//   `packages/<project>/<file>[/<inner>]` path (the parts put back together give the input, the inner path is a
-//   suffix of it, the version is part of the file name) or returns the whole input as the inner path.
+// replaced). Paths are split at `/` bytes, as git writes them, whatever Unicode characters surround them, so
+// the invariants compare bytes. As ReleasePath.swift defines them:
+// - normalize is idempotent, and its output has no `_`, `.`, upper-case ASCII letter or `--`;
+// - parse never crashes and keeps projectNormalized == normalize(project);
+// - a path `packages/<project>/<file>[/<inner>]` (non-empty project and file) is split there: project and file
+//   hold no `/`, the parts put back together give the input byte for byte, so the inner path is a suffix of it,
+//   and the version is part of the file name;
+// - any other path comes back whole as the inner path, with no project, file or version.
 
 func fuzz(_ input: UnsafeBufferPointer<UInt8>) -> CInt {
     let text = String(decoding: input, as: UTF8.self)
@@ -15,31 +18,39 @@ func fuzz(_ input: UnsafeBufferPointer<UInt8>) -> CInt {
     let twice = ReleasePath.normalize(once)
     require(once == twice, "normalize is not idempotent: \(debug(text)) -> \(debug(once)) -> \(debug(twice))")
     require(
-        !once.unicodeScalars.contains { $0 == "_" || $0 == "." || ("A"..."Z").contains($0) },
-        "normalize left `_`, `.` or an upper-case ASCII letter: \(debug(once))")
-    require(!once.contains("--"), "normalize left a run of separators: \(debug(once))")
+        !once.utf8.contains { $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || (65...90).contains($0) },
+        "normalize left `_`, `.` or an upper-case ASCII letter: \(debug(text)) -> \(debug(once))")
+    require(
+        !once.utf8.indices.dropFirst().contains { i in
+            once.utf8[i] == UInt8(ascii: "-") && once.utf8[once.utf8.index(before: i)] == UInt8(ascii: "-")
+        }, "normalize left a run of separators: \(debug(text)) -> \(debug(once))")
 
     let parsed = ReleasePath.parse(text)
     require(
         parsed.projectNormalized == ReleasePath.normalize(parsed.project),
         "projectNormalized \(debug(parsed.projectNormalized)) for project \(debug(parsed.project))")
-    if parsed.project.isEmpty {
+    let slash = UInt8(ascii: "/")
+    let parts = Array(text.utf8).split(separator: slash, maxSplits: 3, omittingEmptySubsequences: false)
+    let isReleasePath =
+        parts.count >= 3 && parts[0].elementsEqual("packages".utf8) && !parts[1].isEmpty && !parts[2].isEmpty
+    if isReleasePath {
+        require(!parsed.project.isEmpty, "\(debug(text)) is a release path, parsed as \(parsed)")
         require(
-            parsed.innerPath == text && parsed.filename.isEmpty && parsed.version.isEmpty,
-            "a path outside packages/ must stay whole: \(debug(text)) -> \(parsed)")
-    } else {
-        require(text.hasPrefix("packages/"), "a project parsed from \(debug(text))")
-        require(!parsed.filename.isEmpty, "a project without a release file: \(debug(text)) -> \(parsed)")
+            !parsed.project.utf8.contains(slash) && !parsed.filename.utf8.contains(slash),
+            "a `/` in the project or release file: \(debug(text)) -> \(parsed)")
         let head = "packages/" + parsed.project + "/" + parsed.filename
         let whole = parsed.innerPath.isEmpty ? [head, head + "/"] : [head + "/" + parsed.innerPath]
-        require(whole.contains(text), "the parts do not give back \(debug(text)): \(parsed)")
-        require(text.hasSuffix(parsed.innerPath), "inner path is not a suffix of \(debug(text)): \(parsed)")
         require(
-            !parsed.project.contains("/") && !parsed.filename.contains("/"),
-            "a `/` in the project or release file: \(debug(text)) -> \(parsed)")
+            whole.contains { $0.utf8.elementsEqual(text.utf8) }, "the parts do not give back \(debug(text)): \(parsed)")
+        require(text.utf8.reversed().starts(with: parsed.innerPath.utf8.reversed()), "inner path is not a suffix")
         require(
             parsed.version.isEmpty || parsed.filename.contains(parsed.version),
             "version is not part of the release file: \(debug(text)) -> \(parsed)")
+    } else {
+        require(
+            parsed.project.isEmpty && parsed.filename.isEmpty && parsed.version.isEmpty
+                && parsed.innerPath.utf8.elementsEqual(text.utf8),
+            "a path outside packages/ must stay whole: \(debug(text)) -> \(parsed)")
     }
     return 0
 }
