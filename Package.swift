@@ -5,7 +5,10 @@ let package = Package(
     name: "shardscan",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "shardscan", targets: ["shardscan"])
+        .executable(name: "shardscan", targets: ["shardscan"]),
+        // For the fuzz targets in Fuzz/, which depend on this package by path.
+        .library(name: "ShardScanCore", targets: ["ShardScanCore"]),
+        .library(name: "ShardScanEngine", targets: ["ShardScanEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -23,31 +23,36 @@ public struct ReleasePath: Sendable, Equatable, Hashable {
 
     /// Splits a path from a shard's tree.
     public static func parse(_ shardPath: String) -> ReleasePath {
-        let parts = shardPath.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts[0] == "packages", !parts[1].isEmpty, !parts[2].isEmpty else {
+        // Split at every `/` scalar, as git does: a `/` followed by a combining mark is one Character, and
+        // splitting Characters would leave it inside a part.
+        let parts = shardPath.unicodeScalars.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+            .map(String.init)
+        guard parts.count >= 3, parts[0].utf8.elementsEqual("packages".utf8), !parts[1].isEmpty, !parts[2].isEmpty
+        else {
             return ReleasePath(project: "", version: "", filename: "", innerPath: shardPath)
         }
-        let project = String(parts[1])
-        let filename = String(parts[2])
+        let project = parts[1]
+        let filename = parts[2]
         return ReleasePath(
             project: project, version: version(of: filename, project: project), filename: filename,
-            innerPath: parts.count == 4 ? String(parts[3]) : "")
+            innerPath: parts.count == 4 ? parts[3] : "")
     }
 
-    /// PEP 503 normalisation of a project name.
+    /// PEP 503 normalisation of a project name. Separators are scalars, as in PEP 503's
+    /// `re.sub(r"[-_.]+", "-", name)`: a `_` followed by a combining mark is one Character but still a separator.
     public static func normalize(_ name: String) -> String {
-        var out = ""
+        var out = String.UnicodeScalarView()
         var lastWasSeparator = false
-        for character in name.lowercased() {
-            if character == "-" || character == "_" || character == "." {
+        for scalar in name.lowercased().unicodeScalars {
+            if scalar == "-" || scalar == "_" || scalar == "." {
                 if !lastWasSeparator { out.append("-") }
                 lastWasSeparator = true
             } else {
-                out.append(character)
+                out.append(scalar)
                 lastWasSeparator = false
             }
         }
-        return out
+        return String(out)
     }
 
     static let sdistSuffixes = [".tar.gz", ".tar.bz2", ".tar.xz", ".tar.Z", ".tgz", ".tbz", ".tar", ".zip"]

@@ -48,4 +48,29 @@ import Testing
         #expect(ReleasePath.normalize("zope.interface") == "zope-interface")
         #expect(ReleasePath.normalize("A--B__c..D") == "a-b-c-d")
     }
+
+    // Found by Fuzz/ (release-path target); the inputs are in Fuzz/Corpus/release-path/crash-*.
+    @Test func normalisesSeparatorsFollowedByCombiningMarks() {
+        // `_` + U+07F2 is one Character; PEP 503 still replaces the `_`.
+        #expect(ReleasePath.normalize("_\u{07F2}") == "-\u{07F2}")
+        #expect(ReleasePath.normalize("Foo._\u{0301}Bar") == "foo-\u{0301}bar")
+        for name in ["_\u{07F2}", "a-\u{0301}-b", "X.\u{035D}_y"] {
+            let once = ReleasePath.normalize(name)
+            #expect(ReleasePath.normalize(once) == once)
+            #expect(!once.unicodeScalars.contains { $0 == "_" || $0 == "." })
+        }
+    }
+
+    @Test func splitsAtSlashesFollowedByCombiningMarks() {
+        // `/` + U+0301 is one Character; the path still has four parts.
+        let parsed = ReleasePath.parse("packages/pkg/pkg-1.0.tar.gz/\u{0301}evil.py")
+        #expect(parsed.project == "pkg")
+        #expect(parsed.filename == "pkg-1.0.tar.gz")
+        #expect(parsed.version == "1.0")
+        #expect(parsed.innerPath == "\u{0301}evil.py")
+        let project = ReleasePath.parse("packages/a/\u{035D}b-2.0.zip/c.py")
+        #expect(project.project == "a")
+        #expect(project.filename == "\u{035D}b-2.0.zip")
+        #expect(project.innerPath == "c.py")
+    }
 }
