@@ -37,7 +37,9 @@ struct JSONUnescaped {
             let escaped = original[index + 1]
             index += 2
             switch escaped {
-            case UInt8(ascii: "n"): emit(0x0A, from: start)
+            case UInt8(ascii: "n"):
+                emit(0x0A, from: start)
+                index = Self.nextLineString(in: original, after: index)
             case UInt8(ascii: "t"): emit(0x09, from: start)
             case UInt8(ascii: "r"): emit(0x0D, from: start)
             case UInt8(ascii: "b"): emit(0x08, from: start)
@@ -63,5 +65,27 @@ struct JSONUnescaped {
         origin.append(original.count)
         self.bytes = bytes
         self.origin = origin
+    }
+
+    /// Notebooks keep a cell's lines as an array of strings, each ending in `\n`: `"a\n",\n    "b\n"`.
+    /// When `\n` closes one string and the next begins after the comma, the array punctuation is skipped,
+    /// so that a secret spread over lines (a PEM key, a service-account file) reads as it was typed.
+    /// Returns where decoding goes on: after the next string's opening quote, or `offset` itself.
+    static func nextLineString(in original: UnsafeRawBufferPointer, after offset: Int) -> Int {
+        func skipBlanks(_ position: Int) -> Int {
+            var position = position
+            while position < original.count,
+                [0x20, 0x09, 0x0A, 0x0D].contains(original[position])
+            {
+                position += 1
+            }
+            return position
+        }
+        guard offset < original.count, original[offset] == UInt8(ascii: "\"") else { return offset }
+        var position = skipBlanks(offset + 1)
+        guard position < original.count, original[position] == UInt8(ascii: ",") else { return offset }
+        position = skipBlanks(position + 1)
+        guard position < original.count, original[position] == UInt8(ascii: "\"") else { return offset }
+        return position + 1
     }
 }

@@ -173,3 +173,43 @@ struct FakeTokenMaker {
         #expect(results[3].problem?.contains("negative example matched") == true)
     }
 }
+
+@Suite struct JSONDecodingTests {
+    static let pack = """
+        rules:
+          - id: demo.quoted
+            name: Quoted token
+            pattern: 'TOKEN = "(?<secret>tok_[a-z0-9]{12})"'
+          - id: demo.block
+            name: A two-line block
+            pattern: '-----BEGIN DEMO-----\\n(?<secret>[a-z0-9]{8}\\n[a-z0-9]{8})\\n-----END DEMO-----'
+        """
+
+    @Test func notebookCellsAreReadAsTyped() throws {
+        let matcher = Matcher(ruleSet: RuleSet(LoadedRules(yaml: Self.pack, file: "p.yaml")))
+        let notebook = """
+            {
+             "cells": [{"source": [
+                "import os\\n",
+                "TOKEN = \\"tok_a1b2c3d4e5f6\\"\\n",
+                "KEY = '''-----BEGIN DEMO-----\\n",
+                "abcd1234\\n",
+                "efgh5678\\n",
+                "-----END DEMO-----'''"
+             ]}]
+            }
+            """
+        let outcome = matcher.scan(text: notebook, path: "nb/explore.ipynb")
+        #expect(outcome.findings.map(\.ruleID) == ["demo.quoted", "demo.block"])
+        let quoted = try #require(outcome.findings.first)
+        #expect(quoted.secret == "tok_a1b2c3d4e5f6")
+        // Lines and columns are those of the file as stored, where the escaped quote precedes the token.
+        #expect(quoted.line == 4)
+        #expect(quoted.column == 16)
+        let stored = [UInt8](notebook.utf8)[quoted.start..<quoted.end]
+        #expect(String(decoding: stored, as: UTF8.self) == "tok_a1b2c3d4e5f6")
+        #expect(outcome.findings.last?.secret == "abcd1234\nefgh5678")
+        // The same text in a Python file is not JSON: escapes stay as they are.
+        #expect(matcher.scan(text: notebook, path: "nb/explore.py").findings.isEmpty)
+    }
+}
