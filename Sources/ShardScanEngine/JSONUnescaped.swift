@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The bytes of a JSON document with its string escapes decoded (`\"` as `"`, `\n` as a line break,
 /// `\u00e9` as UTF-8), and where each decoded byte came from.
 ///
@@ -26,9 +30,19 @@ struct JSONUnescaped {
             bytes.append(byte)
             origin.append(start)
         }
+        let base = original.baseAddress!
         while index < original.count {
+            // Copy the run up to the next backslash in one go: most of a file has no escape.
+            let found = memchr(base + index, Int32(UInt8(ascii: "\\")), original.count - index)
+            let runEnd = found.map { UnsafeRawPointer($0) - base } ?? original.count
+            if runEnd > index {
+                bytes.append(contentsOf: original[index..<runEnd])
+                origin.append(contentsOf: index..<runEnd)
+                index = runEnd
+                continue
+            }
             let byte = original[index]
-            guard byte == UInt8(ascii: "\\"), index + 1 < original.count else {
+            guard index + 1 < original.count else {
                 emit(byte, from: index)
                 index += 1
                 continue
