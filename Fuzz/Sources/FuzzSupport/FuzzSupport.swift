@@ -23,6 +23,17 @@ public func require(
     abort()
 }
 
+/// Whether the UTF-8 bytes of `needle` occur in those of `haystack`. Not `String.contains`: Foundation's version
+/// (visible wherever Foundation is imported) compares like NSString, which skips NUL characters, so "prefix"
+/// would "contain" "x\0\0".
+public func containsBytes(_ haystack: String, _ needle: String) -> Bool {
+    let hay = Array(haystack.utf8)
+    let pin = Array(needle.utf8)
+    guard !pin.isEmpty else { return true }
+    guard hay.count >= pin.count else { return false }
+    return (0...(hay.count - pin.count)).contains { hay[$0..<($0 + pin.count)].elementsEqual(pin) }
+}
+
 /// Hands the process to libFuzzer, which calls `testOneInput` with each input (`LLVMFuzzerRunDriver`). Every
 /// target's `@main` calls this with its `LLVMFuzzerTestOneInput`; libFuzzer reads its flags from the command line.
 public func runLibFuzzer(_ testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> Never {

@@ -41,7 +41,7 @@ func validateAll(_ secret: String) {
         guard secret.utf8.count > 12 else { continue }
         for (key, value) in validation.facts {
             require(
-                !value.contains(secret),
+                !containsBytes(value, secret),
                 "\(validator.rawValue): fact \(key) holds the secret \(String(reflecting: secret))")
         }
     }
