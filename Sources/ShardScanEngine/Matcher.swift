@@ -241,21 +241,17 @@ public final class Matcher {
         _ compiled: CompiledRule, _ secret: UnsafeRawBufferPointer, at range: Range<Int>,
         in bytes: UnsafeRawBufferPointer
     ) -> Bool {
-        let rule = compiled.rule
-        let global = rule.kind == .secret
-        let stopwords = global ? rule.stopwords + ruleSet.global.stopwords : rule.stopwords
-        if !stopwords.isEmpty {
+        if !compiled.stopwords.isEmpty {
             let lowered = asciiLowercased(secret)
-            if stopwords.contains(where: { !lowered.ends(of: $0, limit: 1).isEmpty }) { return true }
+            if compiled.stopwords.contains(where: { !lowered.ends(of: $0, limit: 1).isEmpty }) { return true }
         }
-        let allow = global ? compiled.allow + ruleSet.globalAllow : compiled.allow
-        for regex in allow where (try? regex.firstMatch(in: secret, scratch: scratch, useJIT: useJIT)) != nil {
+        for regex in compiled.allow
+        where (try? regex.firstMatch(in: secret, scratch: scratch, useJIT: useJIT)) != nil {
             return true
         }
-        let allowContext = global ? compiled.allowContext + ruleSet.globalAllowContext : compiled.allowContext
-        guard !allowContext.isEmpty else { return false }
+        guard !compiled.allowContext.isEmpty else { return false }
         let context = Self.lineContext(of: range, in: bytes)
-        for regex in allowContext
+        for regex in compiled.allowContext
         where
             (try? regex.firstMatch(
                 in: UnsafeRawBufferPointer(rebasing: bytes[context]), scratch: scratch, useJIT: useJIT))

@@ -7,6 +7,8 @@ public struct CompiledRule: Sendable {
     let regex: Regex
     /// The capture group that holds the secret.
     let secretGroup: Int
+    /// The filters a secret must pass: the rule's own, and for secret rules the `global:` ones too.
+    let stopwords: [String]
     let allow: [Regex]
     let allowContext: [Regex]
     let validator: TokenValidator?
@@ -20,8 +22,6 @@ public struct RuleSet: Sendable {
     public let diagnostics: [RuleDiagnostic]
     /// The `global:` filters every secret rule obeys, as declared.
     public let global: GlobalFilters
-    let globalAllow: [Regex]
-    let globalAllowContext: [Regex]
     /// Gates rules by one Hyperscan pass over each blob.
     public let prefilter: Prefilter
 
@@ -57,6 +57,11 @@ public struct RuleSet: Sendable {
             }
             return regexes
         }
+        // A bad global pattern is reported and left out; the rules still run.
+        let globalAllow = loaded.global.allow.compactMap { compileAll([$0], rule: nil, field: "global allow")?.first }
+        let globalAllowContext = loaded.global.allowContext.compactMap {
+            compileAll([$0], rule: nil, field: "global allow_context")?.first
+        }
         for rule in loaded.rules {
             let at = SourceLocation(file: rule.source.file, line: rule.patternLine)
             do {
@@ -71,19 +76,18 @@ public struct RuleSet: Sendable {
                 guard let allow = compileAll(rule.allow, rule: rule.id, field: "allow"),
                     let allowContext = compileAll(rule.allowContext, rule: rule.id, field: "allow_context")
                 else { continue }
+                let global = rule.kind == .secret
                 compiled.append(
                     CompiledRule(
-                        rule: rule, regex: regex, secretGroup: group, allow: allow, allowContext: allowContext,
+                        rule: rule, regex: regex, secretGroup: group,
+                        stopwords: global ? rule.stopwords + loaded.global.stopwords : rule.stopwords,
+                        allow: global ? allow + globalAllow : allow,
+                        allowContext: global ? allowContext + globalAllowContext : allowContext,
                         validator: rule.validator.flatMap(TokenValidator.init(rawValue:))))
             } catch {
                 diagnostics.append(
                     RuleDiagnostic(.error, at, rule: rule.id, "pattern does not compile: \(error.description)"))
             }
-        }
-        // A bad global pattern is reported and left out; the rules still run.
-        globalAllow = loaded.global.allow.compactMap { compileAll([$0], rule: nil, field: "global allow")?.first }
-        globalAllowContext = loaded.global.allowContext.compactMap {
-            compileAll([$0], rule: nil, field: "global allow_context")?.first
         }
         global = loaded.global
 

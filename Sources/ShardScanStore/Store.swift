@@ -150,7 +150,7 @@ public final class Store: Sendable {
         }
     }
 
-    /// Marks a run as ended with `status` (`finished`, `failed`, `interrupted`).
+    /// Marks a run as ended with `status` (`finished`, `finished-with-errors`, `stopped`).
     public func finishRun(_ runID: Int64, status: String) throws {
         try writing("record the end of run \(runID)") { db in
             try db.execute(
