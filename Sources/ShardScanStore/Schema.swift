@@ -185,6 +185,15 @@ enum Schema {
                     ) WITHOUT ROWID;
                     CREATE INDEX finding_by_first_run ON finding(first_run_id);
                     """)
+            // A store scanned before deliveries existed starts its cursors at its last run: what those runs
+            // found was written by the old per-run `--json`, and the first delivery should not repeat all of it.
+            try db.execute(
+                sql: """
+                    INSERT INTO delivery (kind, run_id, delivered_at)
+                    SELECT kind, (SELECT max(id) FROM run), strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+                    FROM (SELECT 'json' AS kind UNION ALL SELECT 'jsonl')
+                    WHERE EXISTS (SELECT 1 FROM run)
+                    """)
         }
         return migrator
     }
