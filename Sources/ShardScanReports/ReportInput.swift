@@ -42,7 +42,8 @@ public enum ReportSelection: Sendable, Equatable, CustomStringConvertible {
         case .since(let date): date
         case .project(let name): name
         case .all: nil
-        case .delivery(let range): "runs \(range.afterRun + 1)-\(range.throughRun)"
+        case .delivery(let range):
+            range.isEmpty ? "no run after \(range.afterRun)" : "runs \(range.afterRun + 1)-\(range.throughRun)"
         }
     }
 

@@ -30,7 +30,10 @@ import Testing
             }
         } else {
             let document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-            #expect((document["selection"] as? [String: Any])?["kind"] as? String == "new")
+            let selection = document["selection"] as? [String: Any]
+            #expect(selection?["kind"] as? String == "new")
+            let value = selection?["value"] as? String ?? ""
+            #expect(value.hasPrefix("runs ") || value.hasPrefix("no run after "), "\(value)")
             rows = try #require(document["findings"] as? [[String: Any]])
         }
         return rows.map { row in
