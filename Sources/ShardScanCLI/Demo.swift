@@ -47,6 +47,8 @@ struct Demo: AsyncParsableCommand {
               \(shardscan) findings --db \(storePath) --project acme_utils
               \(shardscan) report --db \(storePath) --all --format sarif --output demo.sarif
               \(shardscan) status --db \(storePath)
+              \(shardscan) summary --db \(storePath)
+              \(shardscan) triage FINGERPRINT --status test-data --comment "demo key" --db \(storePath)
               \(shardscan) scan --db \(storePath) \(mirror.path)    # nothing new: exit 0
             """)
         if status == 2 { throw ExitCode(2) }

@@ -1,11 +1,15 @@
 import ArgumentParser
+import ShardScanCore
 import ShardScanStore
 
 /// `shardscan findings`: what the store knows, filtered.
 struct Findings: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List findings from the store: rule, project, version, release file, path, line and secret.",
-        discussion: "Project names match case- and separator-insensitively (Flask_Login = flask-login)."
+        discussion: """
+            Project names match case- and separator-insensitively (Flask_Login = flask-login). The table shows \
+            each finding's fingerprint (its first 12 digits, enough for `shardscan triage`) and triage status.
+            """
     )
 
     @OptionGroup var store: StoreOptions
@@ -26,12 +30,51 @@ struct Findings: AsyncParsableCommand {
     @Option(help: "Only the places recorded by this run.")
     var run: Int64?
 
+    @Option(help: "Only the places recorded by runs started on or after this date (YYYY-MM-DD or ISO 8601, UTC).")
+    var since: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Only findings with this triage status (\(TriageStatus.allCases.map(\.rawValue).joined(separator: ", "))), or triaged for any but open.",
+            valueName: "status"))
+    var status: String?
+
+    @Option(help: "Only findings at least this sure (high, medium, low).")
+    var minConfidence: Confidence?
+
+    @Option(help: "Only findings of rules at least this severe (critical, high, medium, low, info).")
+    var severity: Severity?
+
+    @Option(help: "Only credentials (secret) or risky content (content).")
+    var kind: RuleKind?
+
     @Option(help: "Output format.")
     var format: FindingsFormat = .table
 
+    func validate() throws {
+        if let status, Self.statuses(status) == nil {
+            throw ValidationError(
+                "--status takes \(TriageStatus.allCases.map(\.rawValue).joined(separator: ", ")) or triaged, not '\(status)'"
+            )
+        }
+        if let since, !Report.isDate(since) {
+            throw ValidationError("--since takes a date like 2026-11-21 or 2026-11-21T04:00:00Z, not '\(since)'")
+        }
+    }
+
+    /// The statuses `--status` names: one, or every one but `open` for `triaged`.
+    static func statuses(_ text: String) -> Set<TriageStatus>? {
+        if text == "triaged" { return Set(TriageStatus.allCases.filter(\.isTriaged)) }
+        return TriageStatus(rawValue: text).map { [$0] }
+    }
+
     func run() async throws {
-        let rows = try store.open().findings(
-            FindingQuery(project: project, version: version, rule: rule, shard: shard, runID: run))
+        var query = FindingQuery(project: project, version: version, rule: rule, shard: shard, runID: run, since: since)
+        query.statuses = status.flatMap(Self.statuses)
+        query.minConfidence = minConfidence
+        query.minSeverity = severity
+        query.kind = kind
+        let rows = try store.open().findings(query)
         print(try FindingsOutput.render(secrets.present(rows), as: format), terminator: "")
         if format == .table { printError("\(rows.count) findings") }
     }

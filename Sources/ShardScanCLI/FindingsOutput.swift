@@ -20,7 +20,7 @@ enum FindingsOutput {
             var lines = [
                 [
                     padded("PROJECT", 22), padded("VERSION", 10), padded("RULE", 28), padded("SECRET", 14),
-                    "WHERE  FACTS",
+                    padded("FINGERPRINT", 12), padded("STATUS", 14), "WHERE  FACTS",
                 ]
                 .joined(separator: " ")
             ]
@@ -32,7 +32,8 @@ enum FindingsOutput {
                 lines.append(
                     [
                         padded(project, 22), padded(row.version.isEmpty ? "-" : row.version, 10), padded(row.rule, 28),
-                        padded(row.secret, 14), place,
+                        padded(row.secret, 14), String(row.fingerprint.prefix(12)), padded(row.status.rawValue, 14),
+                        place,
                     ].joined(separator: " "))
             }
             return lines.joined(separator: "\n") + "\n"

@@ -8,7 +8,9 @@ struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render findings from the store as SARIF 2.1.0, JSON or JSON Lines.",
         discussion: """
-            Choose the findings with exactly one of --run, --since, --project or --all. SARIF has one run per \
+            Choose the findings with exactly one of --run, --since, --project, --all or --new. --new (json and \
+            jsonl) delivers every place recorded since the last delivery of that format from this store, by \
+            this command or by scan --json/--jsonl, and moves the store's cursor once the output is written. SARIF has one run per \
             shard (category shardscan/<shard>/); when GitHub's limits (20 runs, 10 MB compressed per upload) \
             need more than one file, FILE.sarif is followed by FILE-2.sarif, FILE-3.sarif, … and each is \
             named on stderr.
@@ -30,6 +32,9 @@ struct Report: AsyncParsableCommand {
     @Flag(help: "Every finding in the store.")
     var all = false
 
+    @Flag(help: "Every place recorded since the last delivery of this format (json or jsonl) from the store.")
+    var new = false
+
     @Option(help: "Output format.")
     var format: ReportFormat
 
@@ -37,8 +42,11 @@ struct Report: AsyncParsableCommand {
     var output: String?
 
     func validate() throws {
-        let chosen = [run != nil, since != nil, project != nil, all].filter { $0 }.count
-        if chosen != 1 { throw ValidationError("choose exactly one of --run, --since, --project and --all") }
+        let chosen = [run != nil, since != nil, project != nil, all, new].filter { $0 }.count
+        if chosen != 1 { throw ValidationError("choose exactly one of --run, --since, --project, --all and --new") }
+        if new && format == .sarif {
+            throw ValidationError("--new delivers json or jsonl; SARIF states every open finding per shard instead")
+        }
         if let since, !Self.isDate(since) {
             throw ValidationError("--since takes a date like 2026-11-21 or 2026-11-21T04:00:00Z, not '\(since)'")
         }
@@ -58,6 +66,10 @@ struct Report: AsyncParsableCommand {
 
     func run() async throws {
         let store = try store.open()
+        if new {
+            try Delivery.deliver(store: store, format: format, to: output, showSecrets: secrets.showSecrets)
+            return
+        }
         if case .run(let id) = selection, try store.run(id) == nil {
             throw ValidationError("no run \(id) in \(self.store.path)")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import ShardScanCore
 import ShardScanEngine
 import ShardScanReports
 import ShardScanStore
@@ -12,7 +13,12 @@ struct Scan: AsyncParsableCommand {
         discussion: """
             Each argument is a mirror root (every git repository directly under it is a shard), a shard \
             repository, or a repository with one remote per shard (refs/remotes/<shard>/<branch>).
-            Exit status: 0 no new findings, 1 new findings, 2 error (a shard failed, or the scan could not run).
+            --json and --jsonl deliver every place recorded since the last delivery of that format from this \
+            store (so what a killed or stopped scan recorded arrives with the next one).
+            Exit status: 0 nothing new (as --fail-on counts it), 1 something new, 2 error (a shard failed, or \
+            the scan could not run), 128+N stopped by signal N. --fail-on new-secrets (the default) counts \
+            fingerprints no finished scan of this store had recorded and nobody has triaged; new-places counts \
+            places of untriaged fingerprints; never always exits 0 when the scan succeeds.
             """
     )
 
@@ -26,8 +32,17 @@ struct Scan: AsyncParsableCommand {
     @Option(help: "Skip (and count) blobs larger than this many bytes.")
     var maxBlobSize = 50_000_000
 
-    @Option(help: ArgumentHelp("Also write the run's new findings as a JSON report to this file.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Also deliver, as a JSON report to this file, every place recorded since the last JSON delivery.",
+            valueName: "file"))
     var json: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Also deliver, as JSON Lines to this file, every place recorded since the last JSON Lines delivery.",
+            valueName: "file"))
+    var jsonl: String?
 
     @Option(help: ArgumentHelp("Also write the run's new findings as SARIF 2.1.0 to this file.", valueName: "file"))
     var sarif: String?
@@ -41,7 +56,13 @@ struct Scan: AsyncParsableCommand {
     @Flag(help: "No progress or summary; warnings and errors only.")
     var quiet = false
 
-    @Flag(help: "Exit 0 even when there are new findings.")
+    @Option(help: "What makes the scan exit 1: new-secrets, new-places or never.")
+    var failOn: FailOn = .newSecrets
+
+    @Option(help: "Only findings at least this sure count for --fail-on (high, medium, low).")
+    var minConfidence: Confidence = .low
+
+    @Flag(help: "Exit 0 even when there is something new (the same as --fail-on never).")
     var exitZero = false
 
     @Argument(help: "Mirror roots, shard repositories, or many-remote repositories.")
@@ -76,14 +97,13 @@ struct Scan: AsyncParsableCommand {
         do {
             exitCode = try runScan(
                 sources: ShardLocator.locate(paths, branch: branch), store: openStore, ruleSet: ruleSet,
-                options: options, quiet: quiet, reports: [(.json, json), (.sarif, sarif)],
-                showSecrets: secrets.showSecrets)
+                options: options, quiet: quiet, reports: [(.json, json), (.jsonl, jsonl), (.sarif, sarif)],
+                showSecrets: secrets.showSecrets, failOn: exitZero ? .never : failOn, minConfidence: minConfidence)
         } catch {
             // The store failed under the scan (disk full, read-only): exit 2, never 1 ("new findings").
             printError("error: \(error)")
             throw ExitCode(2)
         }
-        if exitCode == 1 && exitZero { return }
         if exitCode != 0 { throw ExitCode(exitCode) }
     }
 
@@ -109,10 +129,12 @@ struct Scan: AsyncParsableCommand {
     }
 }
 
-/// Runs a scan and prints its summary; returns the exit status (0 clean, 1 new findings, 2 errors).
+/// Runs a scan and prints its summary; returns the exit status (0 nothing new as `failOn` counts it,
+/// 1 something new, 2 errors).
 func runScan(
     sources: [ShardSource], store: Store, ruleSet: RuleSet, options: ScanOptions, quiet: Bool,
-    reports: [(ReportFormat, String?)] = [], showSecrets: Bool = false
+    reports: [(ReportFormat, String?)] = [], showSecrets: Bool = false, failOn: FailOn = .newSecrets,
+    minConfidence: Confidence = .low
 ) throws -> Int32 {
     let progress = ScanProgress(quiet: quiet)
     let summary = try MirrorScan(store: store, ruleSet: ruleSet, options: options).run(sources) {
@@ -123,6 +145,10 @@ func runScan(
     }
     // Rendered from the store, through the same code as `shardscan report --run`.
     for case (let format, let path?) in reports {
+        if format != .sarif {
+            try Delivery.deliver(store: store, format: format, to: path, showSecrets: showSecrets)
+            continue
+        }
         let input = try ReportInput(store: store, selection: .run(summary.runID))
         try ReportWriter.write(input, format: format, to: path, showSecrets: showSecrets)
     }
@@ -133,5 +159,9 @@ func runScan(
         return options.stopRequest?.exitStatus ?? 2
     }
     if !summary.failedShards.isEmpty { return 2 }
-    return summary.counters.findingsNew > 0 ? 1 : 0
+    let counts = try store.newFindingCounts(runID: summary.runID, minConfidence: minConfidence)
+    if !quiet && (counts.secrets > 0 || counts.places > 0) {
+        printError("new and untriaged: \(counts.secrets) secrets, \(counts.places) places")
+    }
+    return failOn.fails(counts) ? 1 : 0
 }

@@ -7,7 +7,8 @@ public struct ShardScan: AsyncParsableCommand {
         abstract: "Find leaked secrets and risky content in a git-sharded mirror of PyPI.",
         version: shardscanVersion,
         subcommands: [
-            Scan.self, Findings.self, Report.self, Status.self, Demo.self, RulesCommand.self, ScanText.self, Bench.self,
+            Scan.self, Findings.self, Triage.self, Summary.self, Report.self, Status.self, Demo.self, RulesCommand.self,
+            ScanText.self, Bench.self,
         ]
     )
 

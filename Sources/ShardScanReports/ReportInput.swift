@@ -8,6 +8,8 @@ public enum ReportSelection: Sendable, Equatable, CustomStringConvertible {
     case since(String)
     case project(String)
     case all
+    /// What a delivery (`scan --json`, `report --new`) owes: every place recorded by the runs of the range.
+    case delivery(DeliveryRange)
 
     var query: FindingQuery {
         switch self {
@@ -15,6 +17,12 @@ public enum ReportSelection: Sendable, Equatable, CustomStringConvertible {
         case .since(let date): FindingQuery(since: date)
         case .project(let name): FindingQuery(project: name)
         case .all: FindingQuery()
+        case .delivery(let range):
+            {
+                var query = FindingQuery()
+                query.runs = range
+                return query
+            }()
         }
     }
 
@@ -24,6 +32,7 @@ public enum ReportSelection: Sendable, Equatable, CustomStringConvertible {
         case .since: "since"
         case .project: "project"
         case .all: "all"
+        case .delivery: "new"
         }
     }
 
@@ -33,6 +42,8 @@ public enum ReportSelection: Sendable, Equatable, CustomStringConvertible {
         case .since(let date): date
         case .project(let name): name
         case .all: nil
+        case .delivery(let range):
+            range.isEmpty ? "no run after \(range.afterRun)" : "runs \(range.afterRun + 1)-\(range.throughRun)"
         }
     }
 
@@ -50,6 +61,9 @@ public struct ReportInput: Sendable {
     public var runs: [RunRecord]
     /// Shards the selection covers even without findings (the shards of the run for `.run`).
     public var shards: [String]
+    /// The triage of the rows' fingerprints that have one (a fingerprint missing here is `open`): status,
+    /// comment (a SARIF suppression's justification), author and time.
+    public var triage: [String: TriageRecord] = [:]
 
     public init(
         selection: ReportSelection, rows: [FindingRow], rules: [String: RuleRecord], runs: [RunRecord], shards: [String]
@@ -71,7 +85,15 @@ public struct ReportInput: Sendable {
             runIDs.insert(id)
             shardNames.formUnion(try store.shardOutcomes(runID: id).map(\.shard))
         }
+        if case .delivery(let range) = selection, !range.isEmpty {
+            // Every run a delivery covers is listed, with or without findings, so its reader sees what ran.
+            for id in (range.afterRun + 1)...range.throughRun {
+                runIDs.insert(id)
+                shardNames.formUnion(try store.shardOutcomes(runID: id).map(\.shard))
+            }
+        }
         runs = try store.runs(ids: runIDs)
         shards = shardNames.sorted()
+        triage = try store.triage(fingerprints: Set(rows.map(\.fingerprint)))
     }
 }

@@ -32,10 +32,12 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
     public var confidence: Confidence
     /// What the rule's validator read from the secret, e.g. a PyPI token's `scope` and `projects`.
     public var facts: [String: String]
+    /// The fingerprint's triage (`open` when nobody has triaged it).
+    public var status: TriageStatus
 
     enum CodingKeys: String, CodingKey {
         case rule, shard, commit, blob, project, version, release, path, line, column, secret, snippet, fingerprint
-        case entropy, kind, confidence, facts
+        case entropy, kind, confidence, facts, status
         case shardPath = "shard_path"
         case endLine = "end_line"
         case endColumn = "end_column"
@@ -66,6 +68,7 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
         facts =
             (row["facts"] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
             ?? [:]
+        status = (row["status"] as String?).flatMap(TriageStatus.init(rawValue:)) ?? .open
     }
 
     /// The row with its secret (and the secret inside the snippet) redacted. Content findings are
@@ -90,6 +93,16 @@ public struct FindingQuery: Sendable {
     public var runID: Int64?
     /// Only places recorded by runs started at or after this ISO 8601 date or time (UTC).
     public var since: String?
+    /// Only places recorded by the runs of this range (a delivery).
+    public var runs: DeliveryRange?
+    /// Only findings whose triage is one of these.
+    public var statuses: Set<TriageStatus>?
+    /// Only findings at least this sure.
+    public var minConfidence: Confidence?
+    /// Only findings of rules at least this severe.
+    public var minSeverity: Severity?
+    /// Only findings of rules of this kind.
+    public var kind: RuleKind?
 
     public init(
         project: String? = nil, version: String? = nil, rule: String? = nil, shard: String? = nil, runID: Int64? = nil,
@@ -208,6 +221,25 @@ extension Store {
             conditions.append("p.run_id IN (SELECT id FROM run WHERE started_at >= ?)")
             _ = arguments.append(contentsOf: [since])
         }
+        if let runs = query.runs {
+            conditions.append("p.run_id > ? AND p.run_id <= ?")
+            _ = arguments.append(contentsOf: [runs.afterRun, runs.throughRun])
+        }
+        if let statuses = query.statuses {
+            conditions.append("coalesce(t.status, 'open') IN (\(Self.sqlList(statuses.map(\.rawValue))))")
+        }
+        if let minConfidence = query.minConfidence {
+            let allowed = Confidence.allCases.filter { $0.rank >= minConfidence.rank }.map(\.rawValue)
+            conditions.append("coalesce(f.confidence, ru.confidence, 'medium') IN (\(Self.sqlList(allowed)))")
+        }
+        if let minSeverity = query.minSeverity {
+            let allowed = Severity.allCases.filter { $0 >= minSeverity }.map(\.rawValue)
+            conditions.append("coalesce(ru.severity, 'high') IN (\(Self.sqlList(allowed)))")
+        }
+        if let kind = query.kind {
+            conditions.append("coalesce(ru.kind, 'secret') = ?")
+            _ = arguments.append(contentsOf: [kind.rawValue])
+        }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         return try queue.read { db in
             try FindingRow.fetchAll(
@@ -217,10 +249,12 @@ extension Store {
                            lower(hex(m.blob)) AS blob, r.project, r.version, r.filename AS release, p.path,
                            p.shard_path, m.line, m."column", m.end_line, m.end_column, m.entropy,
                            m.snippet_before, m.snippet_after, p.run_id, f.facts,
-                           coalesce(ru.kind, 'secret') AS kind, coalesce(f.confidence, ru.confidence) AS confidence
+                           coalesce(ru.kind, 'secret') AS kind, coalesce(f.confidence, ru.confidence) AS confidence,
+                           coalesce(t.status, 'open') AS status
                     FROM match m
                     JOIN finding f ON f.id = m.finding_id
                     LEFT JOIN rule ru ON ru.id = f.rule
+                    LEFT JOIN triage t ON t.fingerprint = f.fingerprint
                     JOIN provenance p ON p.blob = m.blob
                     JOIN release r ON r.id = p.release_id
                     JOIN shard s ON s.id = r.shard_id
@@ -228,6 +262,11 @@ extension Store {
                     ORDER BY r.project_normalized, r.version, s.name, p.shard_path, m.line, m."column", f.rule
                     """, arguments: arguments)
         }
+    }
+
+    /// Quoted SQL string literals of values the code chose (enum raw values), never user text.
+    static func sqlList(_ values: [String]) -> String {
+        values.map { "'\($0.replacingOccurrences(of: "'", with: "''"))'" }.joined(separator: ",")
     }
 
     /// The most recent runs, newest first.

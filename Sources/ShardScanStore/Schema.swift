@@ -154,6 +154,47 @@ enum Schema {
                     ALTER TABLE rule ADD COLUMN kind TEXT NOT NULL DEFAULT 'secret';
                     """)
         }
+        migrator.registerMigration("v4-triage-deliveries") { db in
+            // Triage is keyed on the fingerprint alone, with no reference to `finding`: an imported status may
+            // arrive before its secret is ever found, and must apply when it is. `delivery` holds, per delivery
+            // kind, the last run whose every place was written out in full (see `Store.deliveryCursor`).
+            try db.execute(
+                sql: """
+                    CREATE TABLE triage (
+                        fingerprint TEXT PRIMARY KEY,
+                        rule TEXT,
+                        status TEXT NOT NULL,
+                        comment TEXT NOT NULL DEFAULT '',
+                        author TEXT NOT NULL,
+                        changed_at TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE triage_event (
+                        id INTEGER PRIMARY KEY,
+                        fingerprint TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        comment TEXT NOT NULL,
+                        author TEXT NOT NULL,
+                        changed_at TEXT NOT NULL,
+                        source TEXT NOT NULL
+                    );
+                    CREATE INDEX triage_event_by_fingerprint ON triage_event(fingerprint, id);
+                    CREATE TABLE delivery (
+                        kind TEXT PRIMARY KEY,
+                        run_id INTEGER NOT NULL,
+                        delivered_at TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX finding_by_first_run ON finding(first_run_id);
+                    """)
+            // A store scanned before deliveries existed starts its cursors at its last run: what those runs
+            // found was written by the old per-run `--json`, and the first delivery should not repeat all of it.
+            try db.execute(
+                sql: """
+                    INSERT INTO delivery (kind, run_id, delivered_at)
+                    SELECT kind, (SELECT max(id) FROM run), strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+                    FROM (SELECT 'json' AS kind UNION ALL SELECT 'jsonl')
+                    WHERE EXISTS (SELECT 1 FROM run)
+                    """)
+        }
         return migrator
     }
 }

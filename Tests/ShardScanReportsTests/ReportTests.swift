@@ -180,7 +180,7 @@ struct ScannedMirror {
              "project":"p","version":"1.0","release":"p-1.0.tar.gz","path":"p-1.0/k.py","shard_path":"\(path)",
              "line":\(line),"column":5,"end_line":\(line),"end_column":20,"secret":"\(secret)","snippet":"k = \(secret)",
              "fingerprint":"\(Finding.fingerprint(ruleID: rule, secret: secret))","entropy":3.5,"run_id":1,
-             "kind":"secret","confidence":"high","facts":{}}
+             "kind":"secret","confidence":"high","facts":{},"status":"open"}
             """
         return try! JSONDecoder().decode(FindingRow.self, from: Data(json.utf8))
     }

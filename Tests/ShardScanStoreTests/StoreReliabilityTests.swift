@@ -204,6 +204,11 @@ import Testing
         #expect(try store.rules(ids: ["github.pat-classic"])["github.pat-classic"] == .unknown("github.pat-classic"))
         try store.recordRules([Rule(id: "github.pat-classic", name: "GitHub token", pattern: "x")], runID: 1)
         #expect(try store.rules(ids: ["github.pat-classic"])["github.pat-classic"]?.name == "GitHub token")
+        // v4: untriaged, and deliveries start after the runs the old per-run --json already wrote.
+        #expect(rows.first?.status == .open)
+        #expect(try store.deliveryCursor("json") == 1 && store.deliveryCursor("jsonl") == 1)
+        #expect(try store.pendingDelivery("json").isEmpty)
+        #expect(try Store(path: path("empty.sqlite")).deliveryCursor("json") == 0)
 
         // Every table and column of a new store is there, and every migration is recorded.
         func schema(_ path: String) throws -> [String: [String]] {
