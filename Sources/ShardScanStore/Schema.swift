@@ -154,6 +154,15 @@ enum Schema {
                     ALTER TABLE rule ADD COLUMN kind TEXT NOT NULL DEFAULT 'secret';
                     """)
         }
+        migrator.registerMigration("v4-shard-git-directory") { db in
+            // A shard's identity beyond its name: the resolved git directory it was last scanned from, so that
+            // another repository under the same name is told apart from the shard having moved.
+            try db.execute(sql: "ALTER TABLE shard ADD COLUMN git_dir TEXT")
+        }
         return migrator
     }
+
+    /// The last migration the queries of read commands (`findings`, `report`, `status`) need. Read commands
+    /// never migrate, so later migrations must only add what they can do without.
+    static let lastNeededByReaders = "v3-finding-facts"
 }
