@@ -6,9 +6,15 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("db"), help: ArgumentHelp("The SQLite store.", valueName: "path"))
     var path = "shardscan.sqlite"
 
+    func validate() throws {
+        if path.isEmpty { throw ValidationError("--db needs a path; an empty one names no store") }
+    }
+
+    /// Opens the store for a read command: read-only, never creating, migrating or changing it; a missing
+    /// store, or a file that is not a shardscan store, exits 2.
     func open() throws -> Store {
         do {
-            return try Store(path: path)
+            return try Store(readingAt: path)
         } catch {
             printError("error: \(error)")
             throw ExitCode(2)
