@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ShardScanStore
 
 /// `--db`, shared by every command that reads or writes the store.
@@ -25,6 +26,8 @@ struct StoreOptions: ParsableArguments {
     /// it, then marks runs left `running` by scans that died as interrupted. Keep the lock until the scan ends.
     func openForScan(quiet: Bool) throws -> (Store, StoreLock) {
         do {
+            // A file that is not a store is refused before its lock file is created beside it.
+            if FileManager.default.fileExists(atPath: path) { try Store.checkIsStore(path, allowEmpty: true) }
             let lock = try StoreLock(storePath: path)
             let store = try Store(path: path)
             let abandoned = try store.markAbandonedRuns()

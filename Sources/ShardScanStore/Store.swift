@@ -115,7 +115,7 @@ public final class Store: Sendable {
 
     /// Refuses a file that is not a SQLite database, or a SQLite database with tables of its own and no
     /// shardscan migrations, reading nothing but its header and schema (and writing nothing).
-    static func checkIsStore(_ path: String, allowEmpty: Bool) throws {
+    public static func checkIsStore(_ path: String, allowEmpty: Bool) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw StoreError("cannot read store \(path): \(String(cString: strerror(errno)))")
         }

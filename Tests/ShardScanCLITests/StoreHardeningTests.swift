@@ -229,6 +229,7 @@ import Testing
             #expect(result.stderr.contains("not a shardscan store"), "\(command): \(result.stderr)")
             #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == before, "\(command)")
             #expect(!FileManager.default.fileExists(atPath: foreign + "-wal"), "\(command)")
+            #expect(!FileManager.default.fileExists(atPath: foreign + ".lock"), "\(command)")
         }
     }
 
