@@ -86,6 +86,11 @@ public final class Store: Sendable {
             }
         } catch let error as StoreError {
             throw error
+        } catch let error as DatabaseError where Self.cannotMakeSharedMemory(error) {
+            throw StoreError(
+                "cannot read store \(path): its folder cannot be written, and SQLite needs to create \(path)-shm "
+                    + "to read the transactions still in \(path)-wal; read it where it was written, or copy the store "
+                    + "with its -wal file to a writable folder (SQLite error \(error.extendedResultCode.rawValue))")
         } catch {
             throw StoreError("cannot read store \(path): \(Self.explain(error, path: path))")
         }
