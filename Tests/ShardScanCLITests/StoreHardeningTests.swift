@@ -256,6 +256,28 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: storeFolder).sorted() == listing)
     }
 
+    @Test func readCommandsReadAStoreNotYetMigratedToTheLatestSchemaWithoutMigratingIt() throws {
+        try ReliabilityTests.buildMirror(at: mirror, commits: 2)
+        #expect(try scan().status == 1)
+        // The store as the shardscan before v4-shard-git-directory left it.
+        let queue = try DatabaseQueue(path: db)
+        try queue.write { db in
+            try db.execute(sql: "ALTER TABLE shard DROP COLUMN git_dir")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v4-shard-git-directory'")
+        }
+        try queue.close()
+        for command in [["findings"], ["status"], ["report", "--all", "--format", "jsonl"]] {
+            let result = try CLI.run(command + ["--db", db])
+            #expect(result.status == 0, "\(command): \(result.stderr)")
+        }
+        let migrations = try DatabaseQueue(path: db).read { db in
+            try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+        }
+        #expect(!migrations.contains("v4-shard-git-directory"))
+        #expect(try scan().status == 0)
+        #expect(try Store(readingAt: db).knownShards().first?.gitDirectory != nil)
+    }
+
     // MARK: Item 12: a shard's identity
 
     @Test func aShardScannedFromInsideItIsNamedAfterItsFolder() throws {
