@@ -47,6 +47,11 @@ public final class Repository {
     /// Whether the repository has no work tree.
     public var isBare: Bool { git_repository_is_bare(handle) == 1 }
 
+    /// Whether this is a shallow clone: its history is cut at the commits listed in its `shallow` file.
+    ///
+    /// The corresponding C function is `git_repository_is_shallow`.
+    public var isShallow: Bool { git_repository_is_shallow(handle) == 1 }
+
     /// The path of the repository's git folder (the repository itself when bare).
     public var gitDirectory: String { String(cString: git_repository_path(handle)) }
 

@@ -48,13 +48,26 @@ struct Report: AsyncParsableCommand {
             throw ValidationError("--new delivers json or jsonl; SARIF states every open finding per shard instead")
         }
         if let since, !Self.isDate(since) {
-            throw ValidationError("--since takes a date like 2026-11-21 or 2026-11-21T04:00:00Z, not '\(since)'")
+            throw ValidationError(
+                "--since takes a real date like 2026-11-21 or 2026-11-21T04:00:00Z (UTC), not '\(since)'")
         }
     }
 
+    /// Whether `text` is a date (or date and time) of the form `--since` takes, and a real one: runs are
+    /// compared as text, so `2026-11-32` would otherwise pass for a date after every run of November.
     static func isDate(_ text: String) -> Bool {
         let pattern = #"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?Z?)?$"#
-        return text.range(of: pattern, options: .regularExpression) != nil
+        guard text.range(of: pattern, options: .regularExpression) != nil else { return false }
+        let numbers = text.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        let (year, month, day) = (numbers[0], numbers[1], numbers[2])
+        guard (1...12).contains(month), day >= 1 else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        guard day <= days else { return false }
+        if numbers.count > 3 {
+            guard numbers[3] < 24, numbers[4] < 60, numbers.count < 6 || numbers[5] < 60 else { return false }
+        }
+        return true
     }
 
     var selection: ReportSelection {
@@ -65,7 +78,7 @@ struct Report: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try store.open()
+        let store = try new ? store.openForWriting() : store.open()
         if new {
             try Delivery.deliver(store: store, format: format, to: output, showSecrets: secrets.showSecrets)
             return
@@ -74,7 +87,12 @@ struct Report: AsyncParsableCommand {
             throw ValidationError("no run \(id) in \(self.store.path)")
         }
         let input = try ReportInput(store: store, selection: selection)
-        try ReportWriter.write(input, format: format, to: output, showSecrets: secrets.showSecrets)
+        do {
+            try ReportWriter.write(input, format: format, to: output, showSecrets: secrets.showSecrets)
+        } catch let failure as OutputFile.Failure {
+            printError("error: \(failure)")
+            throw ExitCode(2)
+        }
     }
 }
 
@@ -94,14 +112,26 @@ enum ReportWriter {
         case .sarif:
             let files = try SARIFReport.render(input, toolVersion: shardscanVersion, showSecrets: showSecrets)
             for note in Set(files.flatMap(\.notes)).sorted() { printError("note: \(note)") }
-            if files.count > 1 && output == nil {
-                printError("error: the SARIF needs \(files.count) files; pass --output FILE")
-                throw ExitCode(2)
+            // Numbered companions go beside a plain file only, never beside standard output, a FIFO or a link.
+            let companions = OutputFile.isPlainFile(output) ? output : nil
+            if files.count > 1 && companions == nil {
+                throw OutputFile.Failure(
+                    description:
+                        "the SARIF needs \(files.count) files; pass --output FILE (a plain file: FILE-2.sarif, … go beside it)"
+                )
             }
             for (index, file) in files.enumerated() {
                 let path = output.map { index == 0 ? $0 : numbered($0, index + 1) }
                 try emit(file.data, to: path)
                 if files.count > 1, let path { printError("wrote \(path)") }
+            }
+            // Companions of an earlier, bigger report would pass for part of this one.
+            if let companions {
+                var number = files.count + 1
+                while OutputFile.exists(numbered(companions, number)) {
+                    try OutputFile.removeIfPlainFile(numbered(companions, number))
+                    number += 1
+                }
             }
         }
     }
@@ -115,10 +145,6 @@ enum ReportWriter {
     }
 
     static func emit(_ data: Data, to path: String?) throws {
-        if let path {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } else {
-            FileHandle.standardOutput.write(data)
-        }
+        try OutputFile.write(data, to: path)
     }
 }

@@ -13,6 +13,25 @@ public struct ShardScan: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// Runs the command line like swift-argument-parser's own entry point, except that usage errors exit
+    /// with status 2, as every other error does (README), rather than 64; help and `--version` still exit 0.
+    public static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                printError(fullMessage(for: error))
+                exit(withError: ExitCode(2))
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// The version printed by `--version` and written into reports.

@@ -11,7 +11,20 @@ struct Status: AsyncParsableCommand {
     @Option(help: "How many runs to show.")
     var runs = 5
 
+    @Option(
+        help: ArgumentHelp(
+            "Forget this shard: its watermark, its outcomes in past runs, its releases and the places of findings "
+                + "in them. Findings and scanned blobs stay; a finding seen only in this shard is listed again, "
+                + "with its places, when a scan meets its blob again. Takes the store's lock, like scan.",
+            valueName: "shard"))
+    var forget: String?
+
+    func validate() throws {
+        if let forget, forget.isEmpty { throw ValidationError("--forget needs a shard name") }
+    }
+
     func run() async throws {
+        if let forget { return try forgetShard(forget) }
         let store = try store.open()
         let shards = try store.shards()
         print("SHARDS (\(shards.count))")
@@ -20,7 +33,9 @@ struct Status: AsyncParsableCommand {
             var line = "  \(padded(shard.name, 22)) \(padded(watermark, 15)) \(padded(shard.lastStatus ?? "-", 12))"
             line += " \(shard.reference.isEmpty ? "-" : shard.reference)  \(shard.path)"
             print(line)
-            if shard.lastStatus == "failed", let message = shard.lastMessage { print("      \(message)") }
+            if shard.lastStatus == "failed" || shard.lastStatus == "missing", let message = shard.lastMessage {
+                print("      \(message)")
+            }
         }
         print("RUNS")
         print(
@@ -38,6 +53,30 @@ struct Status: AsyncParsableCommand {
             ]
             print("  " + cells.map { padded($0, 10) }.joined(separator: " "))
         }
+    }
+}
+
+extension Status {
+    /// `--forget`: the one change `status` makes, under the store's lock so that no scan is writing the shard.
+    func forgetShard(_ name: String) throws {
+        // Refuses a missing or foreign store before the lock or anything else is created.
+        _ = try store.open()
+        let (writable, lock) = try store.openForScan(quiet: true)
+        defer { withExtendedLifetime(lock) {} }
+        let forgotten: ForgottenShard?
+        do {
+            forgotten = try writable.forgetShard(name: name)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode(2)
+        }
+        guard let forgotten else {
+            printError("error: no shard named \(name) in \(store.path) (`shardscan status` lists them)")
+            throw ExitCode(2)
+        }
+        print(
+            "forgot shard \(name): its watermark, run outcomes, \(forgotten.releases) release(s) and "
+                + "\(forgotten.places) place(s) of findings; findings and scanned blobs stay in the store")
     }
 }
 

@@ -63,7 +63,7 @@ struct TriageSet: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try store.open()
+        let store = try store.openForWriting()
         var chosen: [String]
         do {
             chosen = try store.resolveFingerprints(fingerprints)
@@ -142,7 +142,7 @@ struct TriageImport: AsyncParsableCommand {
             printError("error: \(file): \(error)")
             throw ExitCode(2)
         }
-        let outcome = try store.open().importTriage(triageFile.triage.map(\.record))
+        let outcome = try store.openForWriting(create: true).importTriage(triageFile.triage.map(\.record))
         printError(
             "imported \(file): \(outcome.applied) applied, \(outcome.unchanged) unchanged, \(outcome.olderKept) kept (the store's change is newer)"
         )

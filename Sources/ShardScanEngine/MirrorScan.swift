@@ -30,7 +30,9 @@ public struct MirrorScan {
     }
 
     /// Scans every source in turn; one failing shard never stops the others. A stop request ends the run
-    /// after the shard in progress has written its finished commits.
+    /// after the shard in progress has written its finished commits. Sources that are not the shard the
+    /// store knows under their name are refused, and shards the store expected among them but did not
+    /// find are recorded as `missing`; both count as failed shards.
     public func run(_ sources: [ShardSource], report: @escaping (ScanEvent) -> Void) throws -> Summary {
         // Memory follows the work in flight, not the shard: a 1.5 GB pack is read through small windows.
         try GitSettings.limitMemory(
@@ -47,11 +49,22 @@ public struct MirrorScan {
                 summary.stopped = reason
                 break
             }
+            if let refused = try admit(source, runID: runID) {
+                report(.shardFinished(refused))
+                summary.shards.append(refused)
+                continue
+            }
             let result = scanner.scan(source)
             summary.shards.append(result)
             summary.counters += result.counters
         }
         if summary.stopped == nil, let reason = options.stopRequest?.requested { summary.stopped = reason }
+        if summary.stopped == nil {
+            for missing in try recordMissing(sources, runID: runID) {
+                report(.shardFinished(missing))
+                summary.shards.append(missing)
+            }
+        }
         let status =
             summary.stopped != nil ? "stopped" : summary.failedShards.isEmpty ? "finished" : "finished-with-errors"
         try store.finishRun(runID, status: status)

@@ -10,12 +10,22 @@ public struct ShardSource: Sendable, Equatable {
     public var reference: String?
     /// Why the shard cannot be scanned.
     public var problem: String?
+    /// The repository's git directory, every link resolved: what tells two repositories of one name apart.
+    public var gitDirectory: String?
+    /// The mirror root (resolved) the shard was found under, when it was found under one: every shard the
+    /// store knows under that root is expected there.
+    public var root: String?
 
-    public init(name: String, repositoryPath: String, reference: String?, problem: String? = nil) {
+    public init(
+        name: String, repositoryPath: String, reference: String?, problem: String? = nil,
+        gitDirectory: String? = nil, root: String? = nil
+    ) {
         self.name = name
         self.repositoryPath = repositoryPath
         self.reference = reference
         self.problem = problem
+        self.gitDirectory = gitDirectory
+        self.root = root
     }
 }
 
@@ -27,7 +37,9 @@ public enum ShardLocator {
     public static func locate(_ arguments: [String], branch: String) -> [ShardSource] {
         var sources: [ShardSource] = []
         for argument in arguments {
-            let path = (argument as NSString).standardizingPath
+            // Resolved, so that a shard has one name and one path however it is reached (`scan .` inside it,
+            // a relative path, a symbolic link).
+            let path = resolved((argument as NSString).standardizingPath)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 sources.append(
@@ -39,15 +51,17 @@ public enum ShardLocator {
                 sources += shards(in: repository, at: path, branch: branch)
                 continue
             }
-            if let unreadable = unreadableReason(path) {
-                sources.append(
-                    ShardSource(name: shardName(path), repositoryPath: path, reference: nil, problem: unreadable))
-                continue
-            }
             guard isDirectory.boolValue else {
                 sources.append(
                     ShardSource(
-                        name: shardName(path), repositoryPath: path, reference: nil, problem: "not a git repository"))
+                        name: shardName(path), repositoryPath: path, reference: nil,
+                        problem: "not a directory or git repository (a file); give a mirror root or a shard repository"
+                    ))
+                continue
+            }
+            if let unreadable = unreadableReason(path) {
+                sources.append(
+                    ShardSource(name: shardName(path), repositoryPath: path, reference: nil, problem: unreadable))
                 continue
             }
             let children = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
@@ -60,7 +74,11 @@ public enum ShardLocator {
                 else { continue }
                 do {
                     let repository = try Repository(at: childPath)
-                    sources += shards(in: repository, at: childPath, branch: branch)
+                    sources += shards(in: repository, at: childPath, branch: branch).map {
+                        var source = $0
+                        source.root = path
+                        return source
+                    }
                     found = true
                 } catch {
                     // A folder that looks like a repository but does not open is a broken shard, not noise;
@@ -70,7 +88,7 @@ public enum ShardLocator {
                         sources.append(
                             ShardSource(
                                 name: shardName(childPath), repositoryPath: childPath, reference: nil,
-                                problem: unreadable.map { "\(error.message) (\($0))" } ?? error.message))
+                                problem: unreadable.map { "\(error.message) (\($0))" } ?? error.message, root: path))
                         found = true
                     }
                 }
@@ -79,13 +97,21 @@ public enum ShardLocator {
                 sources.append(
                     ShardSource(
                         name: shardName(path), repositoryPath: path, reference: nil,
-                        problem: "not a git repository, and no git repositories directly under it"))
+                        problem: "not a git repository, and no git repositories directly under it", root: path))
             }
         }
         return sources
     }
 
     static func shards(in repository: Repository, at path: String, branch: String) -> [ShardSource] {
+        shardsOf(repository, at: path, branch: branch).map {
+            var source = $0
+            source.gitDirectory = resolved(repository.gitDirectory)
+            return source
+        }
+    }
+
+    private static func shardsOf(_ repository: Repository, at path: String, branch: String) -> [ShardSource] {
         // libgit2 reports an unreadable object folder as missing objects; say what it is.
         if let unreadable = unreadableReason((repository.gitDirectory as NSString).appendingPathComponent("objects")) {
             return [ShardSource(name: shardName(path), repositoryPath: path, reference: nil, problem: unreadable)]
@@ -116,9 +142,22 @@ public enum ShardLocator {
         ]
     }
 
+    /// The shard's name from its (resolved) path: the folder's name without `.git`; for the `.git` folder of
+    /// a work tree, the work tree's name.
     static func shardName(_ path: String) -> String {
-        let name = (path as NSString).lastPathComponent
-        return name.hasSuffix(".git") ? String(name.dropLast(4)) : name
+        var name = (path as NSString).lastPathComponent
+        if name == ".git" { name = ((path as NSString).deletingLastPathComponent as NSString).lastPathComponent }
+        return name.hasSuffix(".git") && name.count > 4 ? String(name.dropLast(4)) : name
+    }
+
+    /// `path` made absolute with every symbolic link resolved, without a trailing slash; as given (made
+    /// absolute) when it does not exist.
+    public static func resolved(_ path: String) -> String {
+        guard let real = realpath(path, nil) else {
+            return URL(fileURLWithPath: path).standardizedFileURL.path
+        }
+        defer { free(real) }
+        return String(cString: real)
     }
 
     /// Why the folder at `path` cannot be listed and entered, or `nil` when it can.

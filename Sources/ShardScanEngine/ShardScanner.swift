@@ -120,7 +120,7 @@ public final class ShardScanner {
             result.message = stopped.description
         } catch {
             result.status = .failed
-            result.message = (error as? GitError)?.message ?? "\(error)"
+            result.message = GitProblem.describe(error)
         }
         outcome.status = result.status.rawValue
         if result.status != .finished || outcome.message.isEmpty { outcome.message = result.message }
@@ -437,7 +437,9 @@ private final class BlobWorker: @unchecked Sendable {
                 return ScannedBlob(oid: oid, size: size, skipped: nil, findings: outcome.findings)
             }
         } catch {
-            result.error = "\((error as? GitError)?.message ?? "\(error)") (blob \(job.blob.hex) at \(job.shardPath))"
+            result.error =
+                "\((error as? GitError)?.message ?? "\(error)") (blob \(job.blob.hex) at \(job.shardPath))"
+                + GitProblem.advice(for: error)
         }
         return result
     }

@@ -195,6 +195,15 @@ enum Schema {
                     WHERE EXISTS (SELECT 1 FROM run)
                     """)
         }
+        migrator.registerMigration("v4-shard-git-directory") { db in
+            // A shard's identity beyond its name: the resolved git directory it was last scanned from, so that
+            // another repository under the same name is told apart from the shard having moved.
+            try db.execute(sql: "ALTER TABLE shard ADD COLUMN git_dir TEXT")
+        }
         return migrator
     }
+
+    /// The last migration the queries of read commands (`findings`, `report`, `summary`, `status`) need. Read commands
+    /// never migrate, so later migrations must only add what they can do without.
+    static let lastNeededByReaders = "v4-triage-deliveries"
 }

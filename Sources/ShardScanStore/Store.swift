@@ -22,9 +22,14 @@ public final class Store: Sendable {
     public let path: String
 
     /// Opens (creating, with mode 0600, and migrating as needed) the store at `path`.
+    ///
+    /// An existing SQLite file that is not a shardscan store is refused before anything is written to it.
     public init(path: String) throws {
         self.path = path
-        if !FileManager.default.fileExists(atPath: path) {
+        guard !path.isEmpty else { throw StoreError("the store path is empty; give one with --db PATH") }
+        if FileManager.default.fileExists(atPath: path) {
+            try Self.checkIsStore(path, allowEmpty: true)
+        } else {
             // Created before SQLite opens it, so it is never readable by others, even briefly.
             let descriptor = open(path, O_CREAT | O_WRONLY | O_EXCL, 0o600)
             if descriptor < 0 && errno != EEXIST {
@@ -45,6 +50,132 @@ public final class Store: Sendable {
             throw error
         } catch {
             throw StoreError("cannot open store \(path): \(Self.explain(error, path: path))")
+        }
+    }
+
+    /// Opens the existing store at `path` for reading only: nothing is created, migrated or written, not even
+    /// the journal mode. A missing file, or a file that is not a shardscan store, is refused.
+    ///
+    /// On read-only media SQLite cannot create the `-shm` file a WAL store is read through; when there is no
+    /// write-ahead log to read either (a store closed cleanly), the file is opened as immutable, which needs
+    /// neither.
+    public init(readingAt path: String) throws {
+        self.path = path
+        guard !path.isEmpty else { throw StoreError("the store path is empty; give one with --db PATH") }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw StoreError("no store at \(path) (a scan creates one; is --db right?)")
+        }
+        if isDirectory.boolValue { throw StoreError("\(path) is a folder, not a shardscan store") }
+        try Self.checkIsStore(path, allowEmpty: false)
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(30)
+        func opened(_ location: String) throws -> DatabaseQueue {
+            let queue = try DatabaseQueue(path: location, configuration: configuration)
+            try Self.checkSchema(queue, path: path)
+            return queue
+        }
+        do {
+            do {
+                queue = try opened(path)
+            } catch let error as DatabaseError where Self.cannotMakeSharedMemory(error) && !Self.hasWriteAheadLog(path)
+            {
+                // SQLite takes `file:` URIs as Debian and Ubuntu build it (SQLITE_USE_URI).
+                queue = try opened(Self.immutableURI(path))
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError where Self.cannotMakeSharedMemory(error) {
+            throw StoreError(
+                "cannot read store \(path): its folder cannot be written, and SQLite needs to create \(path)-shm "
+                    + "to read the transactions still in \(path)-wal; read it where it was written, or copy the store "
+                    + "with its -wal file to a writable folder (SQLite error \(error.extendedResultCode.rawValue))")
+        } catch {
+            throw StoreError("cannot read store \(path): \(Self.explain(error, path: path))")
+        }
+    }
+
+    /// Whether `error` is SQLite failing to create the `-shm` file of a WAL store it reads (a folder it
+    /// cannot write: `SQLITE_READONLY_DIRECTORY`, or `SQLITE_CANTOPEN`).
+    static func cannotMakeSharedMemory(_ error: DatabaseError) -> Bool {
+        error.resultCode == .SQLITE_CANTOPEN || error.resultCode == .SQLITE_READONLY
+    }
+
+    /// Whether the store has a write-ahead log with content in it (committed transactions not yet copied
+    /// into the main file, which an immutable opening would not see).
+    static func hasWriteAheadLog(_ path: String) -> Bool {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? NSNumber
+        return (size?.intValue ?? 0) > 0
+    }
+
+    /// A `file:` URI for `path` with `immutable=1`, its path percent-encoded as SQLite's URI parser expects.
+    static func immutableURI(_ path: String) -> String {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        let encoded = absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute
+        return "file:\(encoded)?immutable=1"
+    }
+
+    /// Refuses a file that is not a SQLite database, or a SQLite database with tables of its own and no
+    /// shardscan migrations, reading nothing but its header and schema (and writing nothing).
+    public static func checkIsStore(_ path: String, allowEmpty: Bool) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw StoreError("cannot read store \(path): \(String(cString: strerror(errno)))")
+        }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        try? handle.close()
+        if header.isEmpty {
+            if allowEmpty { return }
+            throw StoreError("\(path) is empty, not a shardscan store (a scan creates one)")
+        }
+        guard header == Data("SQLite format 3\0".utf8) else {
+            throw StoreError("\(path) is not a shardscan store (not a SQLite database); is --db right?")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        // Another process may be creating the same new store at this moment.
+        configuration.busyMode = .timeout(30)
+        let tables: [String]
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            tables = try queue.read { db in
+                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        } catch let error as DatabaseError where cannotMakeSharedMemory(error) {
+            // Read-only media without a -shm file: the schema is checked again once opened.
+            return
+        } catch {
+            throw StoreError("cannot read store \(path): \(Self.explain(error, path: path))")
+        }
+        if !tables.isEmpty && !tables.contains("grdb_migrations") {
+            throw StoreError(
+                "\(path) is a SQLite database but not a shardscan store (it has tables of its own: "
+                    + "\(tables.sorted().prefix(5).joined(separator: ", "))); it was left as it was; is --db right?")
+        }
+    }
+
+    /// Refuses, for reading, a store without shardscan's migrations, one written by a newer shardscan, or
+    /// one too old for the queries of this one.
+    static func checkSchema(_ queue: DatabaseQueue, path: String) throws {
+        let applied: Set<String> = try queue.read { db in
+            guard try db.tableExists("grdb_migrations") else { return [] }
+            return Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
+        }
+        let migrations = Schema.migrator.migrations
+        guard applied.contains(migrations[0]) else {
+            throw StoreError("\(path) is not a shardscan store (no shardscan tables in it); is --db right?")
+        }
+        if let unknown = applied.subtracting(migrations).sorted().first {
+            throw StoreError(
+                "store \(path) was written by a newer shardscan (migration \(unknown)); upgrade shardscan")
+        }
+        let needed = migrations.prefix { $0 != Schema.lastNeededByReaders } + [Schema.lastNeededByReaders]
+        if let missing = needed.first(where: { !applied.contains($0) }) {
+            throw StoreError(
+                "store \(path) was written by an older shardscan (migration \(missing) not applied); "
+                    + "a scan with this shardscan upgrades it")
         }
     }
 
@@ -150,14 +281,16 @@ public final class Store: Sendable {
         }
     }
 
-    /// Marks a run as ended with `status` (`finished`, `finished-with-errors`, `stopped`).
+    /// Marks a run as ended with `status` (`finished`, `finished-with-errors`, `stopped`). Shards that
+    /// failed or were missing count as failed.
     public func finishRun(_ runID: Int64, status: String) throws {
         try writing("record the end of run \(runID)") { db in
             try db.execute(
                 sql: """
                     UPDATE run SET finished_at = ?1, status = ?2,
                         shards = (SELECT count(*) FROM run_shard WHERE run_id = ?3),
-                        shards_failed = (SELECT count(*) FROM run_shard WHERE run_id = ?3 AND status = 'failed')
+                        shards_failed = (
+                            SELECT count(*) FROM run_shard WHERE run_id = ?3 AND status IN ('failed', 'missing'))
                     WHERE id = ?3
                     """,
                 arguments: [Self.now(), status, runID])

@@ -8,6 +8,9 @@ import Foundation
 ///
 /// The kernel drops it when the process ends, however it ends (a SIGKILLed scan leaves no stale lock).
 /// Readers (`findings`, `report`, `status`) never take it: SQLite's WAL lets them read during a scan.
+/// The lock sits beside the store's resolved path, so two names of one store (a symbolic link and its
+/// target) share one lock; it is opened without following links and never truncated on open, so a lock
+/// path planted as a link or hard link to another file can never damage that file.
 public final class StoreLock: Sendable {
     /// The lock file.
     public let path: String
@@ -15,10 +18,25 @@ public final class StoreLock: Sendable {
 
     /// Takes the lock of the store at `storePath`, or throws at once, naming the process that holds it.
     public init(storePath: String) throws {
-        let path = storePath + ".lock"
-        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let path = Self.resolved(storePath) + ".lock"
+        let descriptor = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw StoreError("cannot create the lock file \(path) of store \(storePath): \(Self.describeErrno())")
+            let code = errno
+            if code == ELOOP {
+                throw StoreError(
+                    "the lock file \(path) of store \(storePath) is a symbolic link; refusing to use it "
+                        + "(remove it: shardscan creates its own)")
+            }
+            throw StoreError(
+                "cannot create the lock file \(path) of store \(storePath): \(String(cString: strerror(code)))")
+        }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_nlink == 1 else {
+            close(descriptor)
+            throw StoreError(
+                "the lock file \(path) of store \(storePath) is not a plain file of its own (a device, a folder, "
+                    + "a FIFO or a hard link to another file); refusing to use it (remove it: shardscan creates its own)"
+            )
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
@@ -31,7 +49,8 @@ public final class StoreLock: Sendable {
             }
             throw StoreError("cannot lock store \(storePath) (\(path)): \(String(cString: strerror(code)))")
         }
-        // Who holds it, for the message of the scan that is refused.
+        // Who holds it, for the message of the scan that is refused. Emptied only now that the file is known
+        // to be the store's own lock, and held.
         let holder = "pid \(getpid()), since \(ISO8601DateFormatter().string(from: Date()))\n"
         _ = ftruncate(descriptor, 0)
         _ = holder.withCString { pwrite(descriptor, $0, strlen($0), 0) }
@@ -45,6 +64,19 @@ public final class StoreLock: Sendable {
         close(descriptor)
     }
 
+    /// `path` with every symbolic link resolved; for a store not created yet, its folder resolved.
+    static func resolved(_ path: String) -> String {
+        if let real = realpath(path, nil) {
+            defer { free(real) }
+            return String(cString: real)
+        }
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        guard let real = realpath(folder, nil) else { return path }
+        defer { free(real) }
+        return (String(cString: real) as NSString).appendingPathComponent(url.lastPathComponent)
+    }
+
     private static func readHolder(_ descriptor: Int32) -> String? {
         var buffer = [UInt8](repeating: 0, count: 256)
         let count = pread(descriptor, &buffer, buffer.count, 0)
@@ -52,6 +84,4 @@ public final class StoreLock: Sendable {
         let text = String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? nil : text
     }
-
-    private static func describeErrno() -> String { String(cString: strerror(errno)) }
 }

@@ -350,6 +350,8 @@ import Testing
         #expect(try CLI.run(["scan", "--db", db, "--rules", rulesPath, "--quiet", mirror]).status == 1)
         try Self.buildMirror(at: path("more"), commits: 3, seed: 99)
         let more = path("more")
+        // Another repository: a shard of its own, not one that takes over pypi-mirror-1's name.
+        try FileManager.default.moveItem(atPath: more + "/pypi-mirror-1", toPath: more + "/pypi-mirror-9")
 
         // A read-only store file.
         #expect(chmod(db, 0o400) == 0)
@@ -450,7 +452,9 @@ import Testing
         let shards = Dictionary(uniqueKeysWithValues: try store.shards().map { ($0.name, $0) })
         #expect(shards["pypi-mirror-1"]?.watermark != nil)
         #expect(shards["pypi-mirror-1"]?.lastStatus == "finished")
-        for name in ["pypi-mirror-2", "pypi-mirror-3", "pypi-mirror-4", "pypi-mirror-5", "plain"] {
+        // A path named on the command line that is no repository at all fails the scan but is no shard.
+        #expect(shards["plain"] == nil)
+        for name in ["pypi-mirror-2", "pypi-mirror-3", "pypi-mirror-4", "pypi-mirror-5"] {
             #expect(shards[name]?.watermark == nil, "\(name)")
             #expect(shards[name]?.lastStatus == "failed", "\(name)")
             #expect(shards[name]?.lastMessage?.isEmpty == false, "\(name)")
@@ -458,7 +462,7 @@ import Testing
         #expect(try store.findings(FindingQuery()).map(\.shard) == Array(repeating: "pypi-mirror-1", count: 3))
         let status = try CLI.run(["status", "--db", db])
         #expect(status.status == 0)
-        #expect(status.stdout.components(separatedBy: "(never scanned)").count - 1 == 5, "\(status.stdout)")
+        #expect(status.stdout.components(separatedBy: "(never scanned)").count - 1 == 4, "\(status.stdout)")
         #expect(status.stdout.contains(blob.hex), "\(status.stdout)")
     }
 
