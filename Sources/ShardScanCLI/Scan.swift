@@ -80,7 +80,7 @@ struct Scan: AsyncParsableCommand {
                 showSecrets: secrets.showSecrets)
         } catch {
             // The store failed under the scan (disk full, read-only): exit 2, never 1 ("new findings").
-            printError("error: \(error)")
+            printError("error: \(terminalSafe("\(error)"))")
             throw ExitCode(2)
         }
         if exitCode == 1 && exitZero { return }

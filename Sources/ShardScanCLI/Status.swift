@@ -17,10 +17,11 @@ struct Status: AsyncParsableCommand {
         print("SHARDS (\(shards.count))")
         for shard in shards {
             let watermark = shard.watermark.map { String($0.prefix(12)) } ?? "(never scanned)"
-            var line = "  \(padded(shard.name, 22)) \(padded(watermark, 15)) \(padded(shard.lastStatus ?? "-", 12))"
-            line += " \(shard.reference.isEmpty ? "-" : shard.reference)  \(shard.path)"
+            var line =
+                "  \(padded(terminalSafe(shard.name), 22)) \(padded(watermark, 15)) \(padded(shard.lastStatus ?? "-", 12))"
+            line += " \(shard.reference.isEmpty ? "-" : terminalSafe(shard.reference))  \(terminalSafe(shard.path))"
             print(line)
-            if shard.lastStatus == "failed", let message = shard.lastMessage { print("      \(message)") }
+            if shard.lastStatus == "failed", let message = shard.lastMessage { print("      \(terminalSafe(message))") }
         }
         print("RUNS")
         print(

@@ -10,7 +10,7 @@ struct StoreOptions: ParsableArguments {
         do {
             return try Store(path: path)
         } catch {
-            printError("error: \(error)")
+            printError("error: \(terminalSafe("\(error)"))")
             throw ExitCode(2)
         }
     }
@@ -27,7 +27,7 @@ struct StoreOptions: ParsableArguments {
             }
             return (store, lock)
         } catch {
-            printError("error: \(error)")
+            printError("error: \(terminalSafe("\(error)"))")
             throw ExitCode(2)
         }
     }
@@ -39,6 +39,6 @@ struct SecretOptions: ParsableArguments {
     var showSecrets = false
 
     func present(_ rows: [FindingRow]) -> [FindingRow] {
-        showSecrets ? rows : rows.map { $0.redacted() }
+        rows.map { $0.presented(showSecrets: showSecrets) }
     }
 }
