@@ -261,25 +261,46 @@ extension Store {
     /// rows are read, rather than stored with each match: a blob is scanned once ever, so masks stored at scan
     /// time would never reach the matches already in a store, and a blob rescanned under new rules gains
     /// matches whose secrets must also be masked in the old ones' snippets.
+    ///
+    /// A row gets the positions of the secrets near it (a snippet spans at most a line's few dozen bytes) and,
+    /// to hide a repeat no rule matched, the text of every distinct secret of the blob; past
+    /// ``maxTextMasksPerBlob`` of them (a dump of thousands of keys, where every row would search every text),
+    /// only the texts of the secrets near it.
     static func attachSecretsInBlob(_ rows: inout [FindingRow], _ db: Database) throws {
         let statement = try db.cachedStatement(
             sql: """
-                SELECT m.start, m."end", f.secret FROM match m
+                SELECT DISTINCT m.start, m."end", f.secret FROM match m
                 JOIN finding f ON f.id = m.finding_id
                 LEFT JOIN rule ru ON ru.id = f.rule
                 WHERE m.blob = ? AND coalesce(ru.kind, 'secret') = 'secret'
                 """)
-        var byBlob: [Data: [SecretMask]] = [:]
+        struct BlobSecrets {
+            var positions: [SecretMask]
+            var texts: [SecretMask]
+        }
+        var byBlob: [Data: BlobSecrets] = [:]
         for index in rows.indices {
             let oid = rows[index].blobOID
             if byBlob[oid] == nil {
-                byBlob[oid] = try Row.fetchAll(statement, arguments: [oid]).map {
+                let masks = try Row.fetchAll(statement, arguments: [oid]).map {
                     SecretMask(range: ($0["start"] as Int)..<($0["end"] as Int), text: $0["secret"])
                 }
+                let texts = Set(masks.map(\.text))
+                let textMasks = texts.sorted().map { SecretMask(range: 0..<0, text: $0) }
+                byBlob[oid] = BlobSecrets(
+                    positions: masks, texts: texts.count <= maxTextMasksPerBlob ? textMasks : [])
             }
-            rows[index].secretsInBlob = byBlob[oid]!
+            let secrets = byBlob[oid]!
+            let row = rows[index]
+            // The snippet's text is at least as long as the bytes it came from, so `reach` covers them.
+            let lower = row.range.lowerBound - row.snippetBefore.utf8.count
+            let reach = lower..<row.range.upperBound + row.snippetAfter.utf8.count
+            rows[index].secretsInBlob = secrets.positions.filter { $0.range.overlaps(reach) } + secrets.texts
         }
     }
+
+    /// Distinct secrets of one blob whose text is searched for in every snippet of the blob.
+    static let maxTextMasksPerBlob = 256
 
     /// The most recent runs, newest first.
     public func runs(limit: Int = 10) throws -> [RunRecord] {
