@@ -45,7 +45,8 @@ public struct RedactedSnippet: Sendable, Equatable {
     ///   - after: the text of the line after the match; it starts at `range.upperBound`.
     ///   - range: the match's byte range in the buffer.
     ///   - kind: the kind of the finding's rule.
-    ///   - secrets: every secret matched by a secret rule in the buffer (the finding's own may be among them).
+    ///   - secrets: the secrets matched by secret rules in the buffer (the finding's own may be among them):
+    ///     at least those that reach into the snippet; a mask with an empty range stands for its text only.
     ///   - showSecrets: the user asked for secrets in full: nothing is masked.
     public init(
         before: String, match: String, after: String, range: Range<Int>, kind: RuleKind, secrets: [SecretMask],
