@@ -101,7 +101,7 @@ struct Scan: AsyncParsableCommand {
                 showSecrets: secrets.showSecrets, failOn: exitZero ? .never : failOn, minConfidence: minConfidence)
         } catch {
             // The store failed under the scan (disk full, read-only): exit 2, never 1 ("new findings").
-            printError("error: \(error)")
+            printError("error: \(terminalSafe("\(error)"))")
             throw ExitCode(2)
         }
         if exitCode != 0 { throw ExitCode(exitCode) }

@@ -44,9 +44,15 @@ public struct Finding: Sendable, Equatable, Codable {
         self.facts = facts
     }
 
-    /// The snippet with the secret redacted, or in full when `showSecret` is set.
-    public func snippet(showSecret: Bool) -> String {
-        snippetBefore + (showSecret ? secret : redact(secret)) + snippetAfter
+    /// Where this secret sits, for masking it in the snippets of the buffer's other findings.
+    public var mask: SecretMask { SecretMask(range: start..<end, text: secret) }
+
+    /// The secret and snippet as they may be shown (see ``RedactedSnippet``); `secrets` are the masks of
+    /// every secret rule's finding in the same buffer.
+    public func presented(kind: RuleKind, secrets: [SecretMask], showSecrets: Bool) -> RedactedSnippet {
+        RedactedSnippet(
+            before: snippetBefore, match: secret, after: snippetAfter, range: start..<end, kind: kind,
+            secrets: secrets, showSecrets: showSecrets)
     }
 }
 

@@ -104,7 +104,7 @@ public enum SARIFReport {
         let descriptors = ruleIDs.map { descriptor(input.rules[$0] ?? .unknown($0)) }
         let results = rows.map { row in
             let rule = input.rules[row.rule] ?? .unknown(row.rule)
-            let shown = showSecrets ? row : row.redacted()
+            let shown = row.presented(showSecrets: showSecrets)
             let release =
                 row.project.isEmpty
                 ? "outside any release"
@@ -116,7 +116,8 @@ public enum SARIFReport {
                 locations: [
                     SARIF.Location(
                         physicalLocation: SARIF.PhysicalLocation(
-                            artifactLocation: SARIF.ArtifactLocation(uri: uri(shard: row.shard, path: row.shardPath)),
+                            artifactLocation: SARIF.ArtifactLocation(
+                                uri: uri(shard: row.shard, path: row.shardPathBytes)),
                             region: SARIF.Region(
                                 startLine: max(1, row.line), startColumn: max(1, row.column),
                                 endLine: max(1, row.endLine),
@@ -193,16 +194,11 @@ public enum SARIFReport {
         }
     }
 
-    /// `<shard>/<path in the shard>` as a relative URI reference, each segment percent-encoded.
-    static func uri(shard: String, path: String) -> String {
-        ([shard] + path.split(separator: "/", omittingEmptySubsequences: false).map(String.init))
-            .map { $0.addingPercentEncoding(withAllowedCharacters: pathSegmentCharacters) ?? $0 }
-            .joined(separator: "/")
+    /// `<shard>/<path in the shard>` as a relative URI reference: the path's exact bytes, percent-encoded per
+    /// segment, dot segments encoded so that it cannot resolve outside the checkout (see ``PathEncoding``).
+    static func uri(shard: String, path: [UInt8]) -> String {
+        PathEncoding.uriReference(segments: [Array(shard.utf8)] + PathEncoding.segments(path))
     }
-
-    /// RFC 3986 `pchar` less `:` (a first segment with `:` would read as a scheme).
-    static let pathSegmentCharacters = CharacterSet(
-        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=@")
 
     /// The upload action cannot compute this (the blobs are in no checkout), so shardscan does: stable
     /// for the same secret at the same place, whatever the run or render.

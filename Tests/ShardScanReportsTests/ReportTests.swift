@@ -217,6 +217,23 @@ struct ScannedMirror {
         #expect((object["findings"] as! [Any]).count == 8)
     }
 
+    @Test func aPathThatIsNotUTF8KeepsItsBytesInJSONAndSARIF() throws {
+        var row = SARIFReportTests.row(shard: "s1", line: 3, path: "packages/p/p-1.0.tar.gz/p-1.0/k\u{FFFD}.py")
+        let bytes = Array("packages/p/p-1.0.tar.gz/p-1.0/k".utf8) + [0xE9] + Array(".py".utf8)
+        row.shardPathBase64 = Data(bytes).base64EncodedString()
+        let input = SARIFReportTests.input([row])
+        let document = try JSONReport.render(input, toolVersion: "0.1.0")
+        #expect(try SchemaValidator.errors(in: document, schema: ScannedMirror.reportSchema).isEmpty)
+        let object = try JSONSerialization.jsonObject(with: document) as! [String: Any]
+        let finding = (object["findings"] as! [[String: Any]])[0]
+        #expect((finding["shard_path_base64"] as? String).flatMap { Data(base64Encoded: $0) } == Data(bytes))
+        let sarif = String(decoding: try SARIFReport.render(input, toolVersion: "0.1.0")[0].data, as: UTF8.self)
+        #expect(sarif.contains("s1/packages/p/p-1.0.tar.gz/p-1.0/k%E9.py"))
+        // Valid UTF-8 paths keep the row as it was: no extra key.
+        let plain = try JSONReport.renderLines(SARIFReportTests.input([SARIFReportTests.row(shard: "s1", line: 1)]))
+        #expect(!String(decoding: plain, as: UTF8.self).contains("shard_path_base64"))
+    }
+
     @Test func theSchemaRejectsWhatItShould() throws {
         let bad = Data(
             #"{"schema_version":1,"tool":{"name":"shardscan","version":"0.1.0"},"generated_at":"2026-01-01T00:00:00Z","selection":{"kind":"all"},"runs":[],"findings":[{"rule":"x"}]}"#
