@@ -23,6 +23,11 @@ public struct Finding: Sendable, Equatable, Codable {
     /// What the rule's offline validator read from the secret (never the secret itself): a PyPI token's
     /// scope, a checksum's verdict. Keys are snake_case.
     public var facts: [String: String]
+    /// 1-based columns of the secret's first character and of the character after it, counted in UTF-16
+    /// code units of the decoded line: what SARIF consumers (GitHub code scanning) count in. `nil` until
+    /// the matcher locates the finding.
+    public var utf16Column: Int?
+    public var utf16EndColumn: Int?
 
     public init(
         ruleID: String, start: Int, end: Int, line: Int, column: Int, endLine: Int, endColumn: Int, secret: String,

@@ -115,8 +115,8 @@ extension Store {
             let insertMatch = try db.cachedStatement(
                 sql: """
                     INSERT OR IGNORE INTO match (finding_id, blob, start, "end", line, "column", end_line, end_column,
-                        entropy, snippet_before, snippet_after)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        entropy, snippet_before, snippet_after, column_utf16, end_column_utf16)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             for blob in batch.blobs {
                 try insertBlob.execute(arguments: [blob.oid, blob.size, ruleSetID, blob.skipped, blob.findings.count])
@@ -131,6 +131,7 @@ extension Store {
                     try insertMatch.execute(arguments: [
                         id, blob.oid, finding.start, finding.end, finding.line, finding.column, finding.endLine,
                         finding.endColumn, finding.entropy, finding.snippetBefore, finding.snippetAfter,
+                        finding.utf16Column, finding.utf16EndColumn,
                     ])
                 }
             }

@@ -46,6 +46,9 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
     /// Every secret matched by a secret rule in the same blob (this one included), read with the row.
     public var secretsInBlob: [SecretMask] = []
     var blobOID = Data()
+    /// Columns in UTF-16 code units (see ``Finding/utf16Column``); `nil` for matches stored before they were kept.
+    public var utf16Column: Int?
+    public var utf16EndColumn: Int?
 
     enum CodingKeys: String, CodingKey {
         case rule, shard, commit, blob, project, version, release, path, line, column, secret, snippet, fingerprint
@@ -87,6 +90,8 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
             (row["facts"] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
             ?? [:]
         status = (row["status"] as String?).flatMap(TriageStatus.init(rawValue:)) ?? .open
+        utf16Column = row["column_utf16"]
+        utf16EndColumn = row["end_column_utf16"]
     }
 
     /// The shard path's exact bytes.
@@ -273,6 +278,7 @@ extension Store {
                     SELECT f.rule, f.fingerprint, f.secret, s.name AS shard, p.commit_oid AS "commit",
                            lower(hex(m.blob)) AS blob, m.blob AS blob_oid, m.start, m."end", r.project, r.version, r.filename AS release, p.path,
                            p.shard_path, p.shard_path_bytes, m.line, m."column", m.end_line, m.end_column, m.entropy,
+                           m.column_utf16, m.end_column_utf16,
                            m.snippet_before, m.snippet_after, p.run_id, f.facts,
                            coalesce(ru.kind, 'secret') AS kind, coalesce(f.confidence, ru.confidence) AS confidence,
                            coalesce(t.status, 'open') AS status

@@ -237,10 +237,28 @@ enum Schema {
                     JOIN shard s ON s.id = r.shard_id;
                     """)
         }
+        migrator.registerMigration("v5-sarif-state") { db in
+            // SARIF counts columns in UTF-16 code units, which the bytes of a line alone cannot give back once a
+            // snippet is cut short: they are measured when the blob is scanned (NULL for matches stored before).
+            // `sarif_state` holds, per shard, what its last SARIF state delivery said (a digest of its run), so
+            // that only shards whose state changed are uploaded again, and a shard whose findings are all gone
+            // still gets the empty run that closes its alerts.
+            try db.execute(
+                sql: """
+                    ALTER TABLE match ADD COLUMN column_utf16 INTEGER;
+                    ALTER TABLE match ADD COLUMN end_column_utf16 INTEGER;
+                    CREATE TABLE sarif_state (
+                        shard TEXT PRIMARY KEY,
+                        digest TEXT NOT NULL,
+                        results INTEGER NOT NULL,
+                        delivered_at TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 
     /// The last migration the queries of read commands (`findings`, `report`, `summary`, `status`) need. Read commands
     /// never migrate, so later migrations must only add what they can do without.
-    static let lastNeededByReaders = "v4-raw-path-bytes"
+    static let lastNeededByReaders = "v5-sarif-state"
 }
