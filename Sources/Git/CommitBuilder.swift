@@ -27,6 +27,18 @@ extension Repository {
         files: [(path: String, blob: ObjectID)], removing: [String] = [], parent: ObjectID?,
         message: String, author: Signature, reference: String?
     ) throws(GitError) -> ObjectID {
+        try commit(
+            rawFiles: files.map { (Array($0.path.utf8), $0.blob) }, removing: removing, parent: parent,
+            message: message, author: author, reference: reference)
+    }
+
+    /// ``commit(files:removing:parent:message:author:reference:)`` with paths as bytes, which git allows to be
+    /// anything but NUL and need not be UTF-8 (for fixtures of hostile trees).
+    @discardableResult
+    public func commit(
+        rawFiles files: [(path: [UInt8], blob: ObjectID)], removing: [String] = [], parent: ObjectID?,
+        message: String, author: Signature, reference: String?
+    ) throws(GitError) -> ObjectID {
         var index: OpaquePointer?
         try check(git_index_new(&index), "cannot create index")
         defer { git_index_free(index) }
@@ -48,11 +60,13 @@ extension Repository {
             var entry = git_index_entry()
             entry.mode = GIT_FILEMODE_BLOB.rawValue
             entry.id = file.blob.raw
-            let rc = file.path.withCString { path in
-                entry.path = path
-                return git_index_add(index, &entry)
+            let rc = (file.path + [0]).withUnsafeBufferPointer { path in
+                path.withMemoryRebound(to: CChar.self) { path in
+                    entry.path = path.baseAddress
+                    return git_index_add(index, &entry)
+                }
             }
-            try check(rc, "cannot add \(file.path)")
+            try check(rc, "cannot add \(String(decoding: file.path, as: UTF8.self))")
         }
         var treeOID = git_oid()
         try check(git_index_write_tree_to(&treeOID, index, handle), "cannot write tree")

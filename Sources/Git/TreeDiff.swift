@@ -9,14 +9,17 @@ public struct FileChange: Sendable, Equatable {
 
     /// The path in the tree; bytes that are not UTF-8 are replaced with U+FFFD.
     public let path: String
+    /// The path's bytes when they are not valid UTF-8 (`path` then differs from the tree's); `nil` otherwise.
+    public let pathBytes: [UInt8]?
     /// The new content's blob id.
     public let blob: ObjectID
     public let kind: Kind
     /// Whether the entry is a symbolic link (its blob holds the link target, not file content).
     public let isSymlink: Bool
 
-    public init(path: String, blob: ObjectID, kind: Kind, isSymlink: Bool) {
+    public init(path: String, pathBytes: [UInt8]? = nil, blob: ObjectID, kind: Kind, isSymlink: Bool) {
         self.path = path
+        self.pathBytes = pathBytes
         self.blob = blob
         self.kind = kind
         self.isSymlink = isSymlink
@@ -61,13 +64,22 @@ extension Repository {
                 mode == GIT_FILEMODE_BLOB.rawValue || mode == GIT_FILEMODE_BLOB_EXECUTABLE.rawValue
                     || mode == GIT_FILEMODE_LINK.rawValue
             else { continue }
+            let path = String(validatingCString: delta.new_file.path)
             changes.append(
                 FileChange(
-                    path: String(cString: delta.new_file.path),
+                    path: path ?? String(cString: delta.new_file.path),
+                    pathBytes: path == nil ? Self.bytes(ofCString: delta.new_file.path) : nil,
                     blob: ObjectID(delta.new_file.id), kind: kind,
                     isSymlink: mode == GIT_FILEMODE_LINK.rawValue))
         }
         return changes
+    }
+
+    static func bytes(ofCString pointer: UnsafePointer<CChar>) -> [UInt8] {
+        let raw = UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self)
+        var count = 0
+        while raw[count] != 0 { count += 1 }
+        return Array(UnsafeBufferPointer(start: raw, count: count))
     }
 
     func lookupTree(_ id: ObjectID) throws(GitError) -> OpaquePointer {

@@ -1,9 +1,17 @@
 import Foundation
+import ShardScanCore
 
 /// Writes a line to standard error, where diagnostics and progress go so that stdout stays parseable.
+/// Control characters in it are escaped (its own line breaks kept): messages echo paths and names from
+/// the mirror, which callers escape where a line break inside them must not split the message.
 func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    let safe = line.split(separator: "\n", omittingEmptySubsequences: false)
+        .map { TerminalText.escaped(String($0)) }.joined(separator: "\n")
+    FileHandle.standardError.write(Data((safe + "\n").utf8))
 }
+
+/// Text from outside (a path, a name, a message echoing one) as one safe line for a terminal.
+func terminalSafe(_ text: String) -> String { TerminalText.escaped(text) }
 
 /// Pads `text` on the right to `width` characters.
 func padded(_ text: String, _ width: Int) -> String {

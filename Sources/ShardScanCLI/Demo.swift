@@ -39,7 +39,9 @@ struct Demo: AsyncParsableCommand {
         let status = try runScan(
             sources: ShardLocator.locate([mirror.path], branch: "code"), store: store, ruleSet: ruleSet,
             options: ScanOptions(), quiet: false)
-        print(try FindingsOutput.render(try store.findings(FindingQuery()).map { $0.redacted() }, as: .table))
+        print(
+            try FindingsOutput.render(
+                try store.findings(FindingQuery()).map { $0.presented(showSecrets: false) }, as: .table))
         let shardscan = CommandLine.arguments[0]
         print(
             """

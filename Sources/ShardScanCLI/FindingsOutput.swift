@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardScanCore
 import ShardScanStore
 
 /// The formats findings print in.
@@ -24,16 +25,19 @@ enum FindingsOutput {
                 ]
                 .joined(separator: " ")
             ]
+            // Every cell comes from the mirror (paths, names, matched text): escaped, so that a path holding a
+            // newline or `ESC[…` stays one row and cannot drive the terminal. Non-UTF-8 path bytes show as `\xHH`.
             for row in rows {
-                let project = row.project.isEmpty ? "-" : row.project
-                let facts = factsSummary(row.facts)
+                let project = row.project.isEmpty ? "-" : terminalSafe(row.project)
+                let facts = terminalSafe(factsSummary(row.facts))
                 let place =
-                    "\(row.shard):\(row.shardPath):\(row.line):\(row.column)" + (facts.isEmpty ? "" : "  \(facts)")
+                    "\(terminalSafe(row.shard)):\(TerminalText.escaped(bytes: row.shardPathBytes)):\(row.line):\(row.column)"
+                    + (facts.isEmpty ? "" : "  \(facts)")
                 lines.append(
                     [
-                        padded(project, 22), padded(row.version.isEmpty ? "-" : row.version, 10), padded(row.rule, 28),
-                        padded(row.secret, 14), String(row.fingerprint.prefix(12)), padded(row.status.rawValue, 14),
-                        place,
+                        padded(project, 22), padded(row.version.isEmpty ? "-" : terminalSafe(row.version), 10),
+                        padded(terminalSafe(row.rule), 28), padded(terminalSafe(row.secret), 14),
+                        String(row.fingerprint.prefix(12)), padded(row.status.rawValue, 14), place,
                     ].joined(separator: " "))
             }
             return lines.joined(separator: "\n") + "\n"

@@ -8,12 +8,16 @@ struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render findings from the store as SARIF 2.1.0, JSON or JSON Lines.",
         discussion: """
-            Choose the findings with exactly one of --run, --since, --project, --all or --new. --new (json and \
-            jsonl) delivers every place recorded since the last delivery of that format from this store, by \
-            this command or by scan --json/--jsonl, and moves the store's cursor once the output is written. SARIF has one run per \
-            shard (category shardscan/<shard>/); when GitHub's limits (20 runs, 10 MB compressed per upload) \
-            need more than one file, FILE.sarif is followed by FILE-2.sarif, FILE-3.sarif, … and each is \
-            named on stderr.
+            Choose the findings with exactly one of --run, --since, --project, --all, --new or --open. --new \
+            (json and jsonl) delivers every place recorded since the last delivery of that format from this \
+            store, by this command or by scan --json/--jsonl, and moves the store's cursor once the output is \
+            written. --open states every shard that has (or had) findings: every finding with its triage \
+            status; in SARIF, open and confirmed findings are results, the others are suppressed, and a shard \
+            whose findings are gone gets an empty run so that its alerts close. SARIF has one run per shard \
+            (category shardscan/<shard>/); when GitHub's limits (20 runs, 10 MB compressed per upload) need \
+            more than one file, FILE.sarif is followed by FILE-2.sarif, FILE-3.sarif, … and each is named on \
+            stderr. --sarif-dir (with --open) writes one file per shard whose state changed since its last \
+            delivery, for one upload per category.
             """
     )
 
@@ -35,15 +39,33 @@ struct Report: AsyncParsableCommand {
     @Flag(help: "Every place recorded since the last delivery of this format (json or jsonl) from the store.")
     var new = false
 
-    @Option(help: "Output format.")
-    var format: ReportFormat
+    @Flag(help: "The state of every shard with findings: each finding with its triage status.")
+    var open = false
+
+    @Option(help: "Output format (sarif, json, jsonl).")
+    var format: ReportFormat?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --open: one SARIF file per shard whose state changed since its last delivery, into this folder.",
+            valueName: "folder"))
+    var sarifDir: String?
 
     @Option(help: ArgumentHelp("Write here instead of standard output.", valueName: "file"))
     var output: String?
 
     func validate() throws {
-        let chosen = [run != nil, since != nil, project != nil, all, new].filter { $0 }.count
-        if chosen != 1 { throw ValidationError("choose exactly one of --run, --since, --project, --all and --new") }
+        let chosen = [run != nil, since != nil, project != nil, all, new, open].filter { $0 }.count
+        if chosen != 1 {
+            throw ValidationError("choose exactly one of --run, --since, --project, --all, --new and --open")
+        }
+        if sarifDir != nil {
+            if !open { throw ValidationError("--sarif-dir writes the state of shards; use it with --open") }
+            if format != nil && format != .sarif { throw ValidationError("--sarif-dir writes SARIF only") }
+            if output != nil { throw ValidationError("--sarif-dir names the folder; --output is not used with it") }
+        } else if format == nil {
+            throw ValidationError("choose a --format: sarif, json or jsonl")
+        }
         if new && format == .sarif {
             throw ValidationError("--new delivers json or jsonl; SARIF states every open finding per shard instead")
         }
@@ -74,11 +96,26 @@ struct Report: AsyncParsableCommand {
         if let run { return .run(run) }
         if let since { return .since(since) }
         if let project { return .project(project) }
+        if open { return .open }
         return .all
     }
 
     func run() async throws {
-        let store = try new ? store.openForWriting() : store.open()
+        // Deliveries move the store's cursors; every other report only reads.
+        let store = try new || sarifDir != nil ? store.openForWriting() : store.open()
+        if let sarifDir {
+            do {
+                let written = try SARIFDelivery.writeChanged(
+                    store: store, to: sarifDir, showSecrets: secrets.showSecrets)
+                for path in written { print(terminalSafe(path)) }
+                printError("\(written.count) shard file(s) changed since their last delivery")
+            } catch let failure as OutputFile.Failure {
+                printError("error: \(failure)")
+                throw ExitCode(2)
+            }
+            return
+        }
+        guard let format else { throw ValidationError("choose a --format: sarif, json or jsonl") }
         if new {
             try Delivery.deliver(store: store, format: format, to: output, showSecrets: secrets.showSecrets)
             return

@@ -44,8 +44,17 @@ struct Scan: AsyncParsableCommand {
             valueName: "file"))
     var jsonl: String?
 
-    @Option(help: ArgumentHelp("Also write the run's new findings as SARIF 2.1.0 to this file.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Also write the state of every shard with findings as SARIF 2.1.0 (as report --open): open findings as results, triaged ones suppressed.",
+            valueName: "file"))
     var sarif: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Also write one SARIF file per shard whose state changed since its last delivery, for one upload each.",
+            valueName: "folder"))
+    var sarifDir: String?
 
     @Option(help: "Threads that read and scan blobs (default: the number of cores).")
     var jobs = ScanOptions().workers
@@ -98,10 +107,11 @@ struct Scan: AsyncParsableCommand {
             exitCode = try runScan(
                 sources: ShardLocator.locate(paths, branch: branch), store: openStore, ruleSet: ruleSet,
                 options: options, quiet: quiet, reports: [(.json, json), (.jsonl, jsonl), (.sarif, sarif)],
+                sarifDir: sarifDir,
                 showSecrets: secrets.showSecrets, failOn: exitZero ? .never : failOn, minConfidence: minConfidence)
         } catch {
             // The store failed under the scan (disk full, read-only): exit 2, never 1 ("new findings").
-            printError("error: \(error)")
+            printError("error: \(terminalSafe("\(error)"))")
             throw ExitCode(2)
         }
         if exitCode != 0 { throw ExitCode(exitCode) }
@@ -133,7 +143,8 @@ struct Scan: AsyncParsableCommand {
 /// 1 something new, 2 errors).
 func runScan(
     sources: [ShardSource], store: Store, ruleSet: RuleSet, options: ScanOptions, quiet: Bool,
-    reports: [(ReportFormat, String?)] = [], showSecrets: Bool = false, failOn: FailOn = .newSecrets,
+    reports: [(ReportFormat, String?)] = [], sarifDir: String? = nil, showSecrets: Bool = false,
+    failOn: FailOn = .newSecrets,
     minConfidence: Confidence = .low
 ) throws -> Int32 {
     let progress = ScanProgress(quiet: quiet)
@@ -143,14 +154,17 @@ func runScan(
     if !quiet {
         printError(ScanProgress.summary(summary, byRule: try store.findingCountsByRule(runID: summary.runID)))
     }
-    // Rendered from the store, through the same code as `shardscan report --run`.
+    // Rendered from the store, through the same code as `shardscan report --new` and `report --open`.
     for case (let format, let path?) in reports {
-        if format != .sarif {
+        if format == .sarif {
+            try SARIFDelivery.writeState(store: store, to: path, showSecrets: showSecrets)
+        } else {
             try Delivery.deliver(store: store, format: format, to: path, showSecrets: showSecrets)
-            continue
         }
-        let input = try ReportInput(store: store, selection: .run(summary.runID))
-        try ReportWriter.write(input, format: format, to: path, showSecrets: showSecrets)
+    }
+    if let sarifDir {
+        let written = try SARIFDelivery.writeChanged(store: store, to: sarifDir, showSecrets: showSecrets)
+        if !quiet { printError("SARIF: \(written.count) shard file(s) changed, in \(terminalSafe(sarifDir))") }
     }
     if let stopped = summary.stopped {
         printError(

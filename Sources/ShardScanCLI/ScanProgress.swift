@@ -25,16 +25,16 @@ final class ScanProgress: @unchecked Sendable {
         switch event {
         case .warning(let message):
             clearLine()
-            printError("warning: \(message)")
+            printError("warning: \(terminalSafe(message))")
         case .shardStarted(let name, let commits):
             shardStart = Date()
-            if !quiet && !isTerminal { printError("\(name): \(commits) new commits") }
+            if !quiet && !isTerminal { printError("\(terminalSafe(name)): \(commits) new commits") }
         case .progress(let name, let done, let total, let counters):
             guard !quiet else { return }
             let seconds = max(Date().timeIntervalSince(shardStart), 0.001)
             let rate = Double(counters.bytesScanned) / 1_048_576 / seconds
             let text =
-                "\(name): \(done)/\(total) commits, \(counters.blobsNew) new blobs, \(counters.blobsSeen) seen, "
+                "\(terminalSafe(name)): \(done)/\(total) commits, \(counters.blobsNew) new blobs, \(counters.blobsSeen) seen, "
                 + "\(megabytes(counters.bytesScanned)) MB at \(String(format: "%.1f", rate)) MB/s, \(counters.findingsNew) findings"
             if isTerminal {
                 guard Date().timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
@@ -47,9 +47,9 @@ final class ScanProgress: @unchecked Sendable {
         case .shardFinished(let result):
             clearLine()
             if result.status == .failed {
-                printError("error: shard \(result.name) failed: \(result.message)")
+                printError("error: shard \(terminalSafe(result.name)) failed: \(terminalSafe(result.message))")
             } else if !quiet && !isTerminal {
-                printError("\(result.name): \(result.status.rawValue)")
+                printError("\(terminalSafe(result.name)): \(result.status.rawValue)")
             }
         }
     }
@@ -77,13 +77,13 @@ final class ScanProgress: @unchecked Sendable {
             ]
         }
         for shard in summary.shards {
-            lines.append(row(cells(shard.name, shard.status.rawValue, shard.counters)))
+            lines.append(row(cells(terminalSafe(shard.name), shard.status.rawValue, shard.counters)))
         }
         lines.append(row(cells("total (run \(summary.runID))", "", summary.counters)))
         if !byRule.isEmpty {
             lines.append("")
             lines.append("NEW FINDINGS BY RULE")
-            for (rule, count) in byRule { lines.append("  \(padded(rule, 40)) \(count)") }
+            for (rule, count) in byRule { lines.append("  \(padded(terminalSafe(rule), 40)) \(count)") }
         }
         if summary.counters.ruleFailures > 0 {
             lines.append("\(summary.counters.ruleFailures) rule failures (a PCRE2 limit was hit; see warnings above)")

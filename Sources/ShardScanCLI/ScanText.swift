@@ -40,31 +40,36 @@ struct ScanText: AsyncParsableCommand {
                 file == "-"
                 ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
         } catch {
-            printError("error: cannot read \(file): \(error.localizedDescription)")
+            printError("error: cannot read \(terminalSafe(file)): \(error.localizedDescription)")
             throw ExitCode(2)
         }
         let matcher = Matcher(ruleSet: ruleSet)
         let outcome = data.withUnsafeBytes { matcher.scan($0, path: file == "-" ? nil : file) }
         let rulesByID = Dictionary(ruleSet.rules.map { ($0.rule.id, $0.rule) }, uniquingKeysWith: { first, _ in first })
+        // Every secret in the file is masked in every snippet, content findings' included.
+        let secrets = outcome.findings.filter { rulesByID[$0.ruleID]?.kind != .content }.map(\.mask)
 
         switch format {
         case .json:
             let report = TextScanReport(
                 file: file,
                 findings: outcome.findings.map {
-                    TextScanReport.Row($0, rule: rulesByID[$0.ruleID], showSecret: showSecrets)
+                    TextScanReport.Row($0, rule: rulesByID[$0.ruleID], secrets: secrets, showSecrets: showSecrets)
                 },
                 ruleFailures: outcome.failures)
             print(try jsonText(report))
         case .table:
             for finding in outcome.findings {
                 let rule = rulesByID[finding.ruleID]
-                let location = "\(file):\(finding.line):\(finding.column)"
-                let shown = showSecrets || rule?.kind == .content ? finding.secret : redact(finding.secret)
-                let facts = factsSummary(finding.facts)
+                let location = "\(terminalSafe(file)):\(finding.line):\(finding.column)"
+                let shown = finding.presented(
+                    kind: rule?.kind ?? .secret, secrets: secrets, showSecrets: showSecrets
+                ).match
+                let facts = terminalSafe(factsSummary(finding.facts))
                 print(
-                    "\(padded(location, 28)) \(padded(finding.ruleID, 30)) "
-                        + "\(padded(rule?.severity.rawValue ?? "", 8)) \(shown)" + (facts.isEmpty ? "" : "  \(facts)"))
+                    "\(padded(location, 28)) \(padded(terminalSafe(finding.ruleID), 30)) "
+                        + "\(padded(rule?.severity.rawValue ?? "", 8)) \(terminalSafe(shown))"
+                        + (facts.isEmpty ? "" : "  \(facts)"))
             }
             printError("\(outcome.findings.count) findings in \(data.count) bytes from \(ruleSet.rules.count) rules")
         }
@@ -105,7 +110,7 @@ struct TextScanReport: Encodable {
             case endColumn = "end_column"
         }
 
-        init(_ finding: Finding, rule: Rule?, showSecret: Bool) {
+        init(_ finding: Finding, rule: Rule?, secrets: [SecretMask], showSecrets: Bool) {
             self.rule = finding.ruleID
             self.name = rule?.name ?? ""
             self.severity = rule?.severity.rawValue ?? ""
@@ -114,10 +119,10 @@ struct TextScanReport: Encodable {
             self.column = finding.column
             self.endLine = finding.endLine
             self.endColumn = finding.endColumn
-            let reveal = showSecret || rule?.kind == .content
-            self.secret = reveal ? finding.secret : redact(finding.secret)
+            let shown = finding.presented(kind: rule?.kind ?? .secret, secrets: secrets, showSecrets: showSecrets)
+            self.secret = shown.match
             self.entropy = (finding.entropy * 1000).rounded() / 1000
-            self.snippet = finding.snippet(showSecret: reveal)
+            self.snippet = shown.snippet
             self.kind = (rule?.kind ?? .secret).rawValue
             self.facts = finding.facts
         }

@@ -30,11 +30,12 @@ struct Status: AsyncParsableCommand {
         print("SHARDS (\(shards.count))")
         for shard in shards {
             let watermark = shard.watermark.map { String($0.prefix(12)) } ?? "(never scanned)"
-            var line = "  \(padded(shard.name, 22)) \(padded(watermark, 15)) \(padded(shard.lastStatus ?? "-", 12))"
-            line += " \(shard.reference.isEmpty ? "-" : shard.reference)  \(shard.path)"
+            var line =
+                "  \(padded(terminalSafe(shard.name), 22)) \(padded(watermark, 15)) \(padded(shard.lastStatus ?? "-", 12))"
+            line += " \(shard.reference.isEmpty ? "-" : terminalSafe(shard.reference))  \(terminalSafe(shard.path))"
             print(line)
             if shard.lastStatus == "failed" || shard.lastStatus == "missing", let message = shard.lastMessage {
-                print("      \(message)")
+                print("      \(terminalSafe(message))")
             }
         }
         print("RUNS")

@@ -35,7 +35,7 @@ struct StoreOptions: ParsableArguments {
             }
             return try Store(path: path)
         } catch {
-            printError("error: \(error)")
+            printError("error: \(terminalSafe("\(error)"))")
             throw ExitCode(2)
         }
     }
@@ -54,7 +54,7 @@ struct StoreOptions: ParsableArguments {
             }
             return (store, lock)
         } catch {
-            printError("error: \(error)")
+            printError("error: \(terminalSafe("\(error)"))")
             throw ExitCode(2)
         }
     }
@@ -66,6 +66,6 @@ struct SecretOptions: ParsableArguments {
     var showSecrets = false
 
     func present(_ rows: [FindingRow]) -> [FindingRow] {
-        showSecrets ? rows : rows.map { $0.redacted() }
+        rows.map { $0.presented(showSecrets: showSecrets) }
     }
 }

@@ -49,7 +49,7 @@ struct Summary: AsyncParsableCommand {
             lines.append("\(padded(title + more, 40)) \(padded("FINDINGS", 9)) \(padded("OPEN", 9)) PLACES")
             for count in shown {
                 lines.append(
-                    "  \(padded(count.name, 38)) \(padded("\(count.findings)", 9)) \(padded("\(count.open)", 9)) \(count.places)"
+                    "  \(padded(terminalSafe(count.name), 38)) \(padded("\(count.findings)", 9)) \(padded("\(count.open)", 9)) \(count.places)"
                 )
             }
         }

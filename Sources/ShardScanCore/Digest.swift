@@ -3,7 +3,12 @@ import Foundation
 
 /// SHA-256 of `text`'s UTF-8 bytes, as 64 lower-case hex digits.
 public func sha256Hex(_ text: String) -> String {
-    SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    sha256Hex(Data(text.utf8))
+}
+
+/// SHA-256 of `data`, as 64 lower-case hex digits.
+public func sha256Hex(_ data: Data) -> String {
+    SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
 }
 
 extension Finding {

@@ -23,6 +23,11 @@ public struct Finding: Sendable, Equatable, Codable {
     /// What the rule's offline validator read from the secret (never the secret itself): a PyPI token's
     /// scope, a checksum's verdict. Keys are snake_case.
     public var facts: [String: String]
+    /// 1-based columns of the secret's first character and of the character after it, counted in UTF-16
+    /// code units of the decoded line: what SARIF consumers (GitHub code scanning) count in. `nil` until
+    /// the matcher locates the finding.
+    public var utf16Column: Int?
+    public var utf16EndColumn: Int?
 
     public init(
         ruleID: String, start: Int, end: Int, line: Int, column: Int, endLine: Int, endColumn: Int, secret: String,
@@ -44,9 +49,15 @@ public struct Finding: Sendable, Equatable, Codable {
         self.facts = facts
     }
 
-    /// The snippet with the secret redacted, or in full when `showSecret` is set.
-    public func snippet(showSecret: Bool) -> String {
-        snippetBefore + (showSecret ? secret : redact(secret)) + snippetAfter
+    /// Where this secret sits, for masking it in the snippets of the buffer's other findings.
+    public var mask: SecretMask { SecretMask(range: start..<end, text: secret) }
+
+    /// The secret and snippet as they may be shown (see ``RedactedSnippet``); `secrets` are the masks of
+    /// every secret rule's finding in the same buffer.
+    public func presented(kind: RuleKind, secrets: [SecretMask], showSecrets: Bool) -> RedactedSnippet {
+        RedactedSnippet(
+            before: snippetBefore, match: secret, after: snippetAfter, range: start..<end, kind: kind,
+            secrets: secrets, showSecrets: showSecrets)
     }
 }
 

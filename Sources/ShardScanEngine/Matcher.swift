@@ -309,6 +309,17 @@ public final class Matcher {
         }
     }
 
+    /// How many UTF-16 code units the UTF-8 bytes in `range` decode to: one per scalar, two for those past
+    /// U+FFFF (4-byte sequences); a byte that is not valid UTF-8 decodes to one U+FFFD.
+    static func utf16Units(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int {
+        var units = 0
+        for offset in range {
+            let byte = bytes[offset]
+            if byte & 0xC0 != 0x80 { units += byte >= 0xF0 && byte <= 0xF4 ? 2 : 1 }
+        }
+        return units
+    }
+
     /// Fills in line, column and snippets, walking the buffer once in position order.
     private func locate(_ findings: inout [Finding], in bytes: UnsafeRawBufferPointer) {
         findings.sort { ($0.start, $0.ruleID) < ($1.start, $1.ruleID) }
@@ -341,6 +352,8 @@ public final class Matcher {
             }
             finding.endLine = endLine
             finding.endColumn = finding.end - endLineStart + 1
+            finding.utf16Column = Self.utf16Units(bytes, startLineStart..<finding.start) + 1
+            finding.utf16EndColumn = Self.utf16Units(bytes, endLineStart..<finding.end) + 1
 
             let snippetStart = max(startLineStart, finding.start - Self.snippetContext)
             var lineEnd = finding.end

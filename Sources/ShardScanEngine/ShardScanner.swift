@@ -346,7 +346,8 @@ private struct ShardWalk {
                     batch.locations.append(
                         BlobLocation(
                             oid: entry.oid, release: ReleasePath.parse(entry.change.path), shardPath: entry.change.path,
-                            commit: work.commit.hex, matchCount: count))
+                            shardPathBytes: entry.change.pathBytes.map { Data($0) }, commit: work.commit.hex,
+                            matchCount: count))
                 }
             }
             batch.blobs += work.blobs

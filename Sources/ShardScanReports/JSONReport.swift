@@ -51,7 +51,7 @@ public enum JSONReport {
                     rulesDigest: run.rulesDigest, ruleCount: run.ruleCount, shards: run.shards,
                     shardsFailed: run.shardsFailed, counts: run.counters, durationSeconds: duration(run))
             },
-            findings: showSecrets ? input.rows : input.rows.map { $0.redacted() })
+            findings: input.rows.map { $0.presented(showSecrets: showSecrets) })
         var data = try encoder(pretty: true).encode(document)
         data.append(0x0A)
         return data
@@ -62,7 +62,7 @@ public enum JSONReport {
         let encoder = encoder(pretty: false)
         var data = Data()
         for row in input.rows {
-            data.append(try encoder.encode(showSecrets ? row : row.redacted()))
+            data.append(try encoder.encode(row.presented(showSecrets: showSecrets)))
             data.append(0x0A)
         }
         return data

@@ -10,13 +10,16 @@ public enum ReportSelection: Sendable, Equatable, CustomStringConvertible {
     case all
     /// What a delivery (`scan --json`, `report --new`) owes: every place recorded by the runs of the range.
     case delivery(DeliveryRange)
+    /// The state of every shard that has or had findings: every place of every finding, with its triage
+    /// status (what GitHub needs, since each upload replaces a category's alerts).
+    case open
 
     var query: FindingQuery {
         switch self {
         case .run(let id): FindingQuery(runID: id)
         case .since(let date): FindingQuery(since: date)
         case .project(let name): FindingQuery(project: name)
-        case .all: FindingQuery()
+        case .all, .open: FindingQuery()
         case .delivery(let range):
             {
                 var query = FindingQuery()
@@ -33,6 +36,7 @@ public enum ReportSelection: Sendable, Equatable, CustomStringConvertible {
         case .project: "project"
         case .all: "all"
         case .delivery: "new"
+        case .open: "open"
         }
     }
 
@@ -41,7 +45,7 @@ public enum ReportSelection: Sendable, Equatable, CustomStringConvertible {
         case .run(let id): "\(id)"
         case .since(let date): date
         case .project(let name): name
-        case .all: nil
+        case .all, .open: nil
         case .delivery(let range):
             range.isEmpty ? "no run after \(range.afterRun)" : "runs \(range.afterRun + 1)-\(range.throughRun)"
         }
@@ -91,6 +95,10 @@ public struct ReportInput: Sendable {
                 runIDs.insert(id)
                 shardNames.formUnion(try store.shardOutcomes(runID: id).map(\.shard))
             }
+        }
+        if case .open = selection {
+            // A shard that had results once still needs its (now empty) run, or its alerts stay open forever.
+            shardNames.formUnion(try store.sarifStates().keys)
         }
         runs = try store.runs(ids: runIDs)
         shards = shardNames.sorted()

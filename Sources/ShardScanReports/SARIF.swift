@@ -14,6 +14,8 @@ enum SARIF {
     struct Run: Encodable {
         var tool: Tool
         var automationDetails: AutomationDetails
+        /// How region columns count: GitHub and most viewers count UTF-16 code units.
+        var columnKind: String
         var invocations: [Invocation]
         var results: [Result]
         var properties: [String: String]
@@ -87,7 +89,16 @@ enum SARIF {
         var message: Message
         var locations: [Location]
         var partialFingerprints: [String: String]
+        /// A triaged finding: GitHub closes its alert as dismissed.
+        var suppressions: [Suppression]?
         var properties: ResultProperties
+    }
+
+    struct Suppression: Encodable {
+        /// `external`: the verdict was made outside the code (in shardscan's triage).
+        var kind: String
+        var status: String
+        var justification: String
     }
 
     struct Location: Encodable {
@@ -121,6 +132,8 @@ enum SARIF {
         var commit: String
         var fingerprint: String
         var confidence: String
+        /// The fingerprint's triage status.
+        var status: String
         /// What the rule's validator read from the secret; absent when it read nothing.
         var facts: [String: String]?
     }

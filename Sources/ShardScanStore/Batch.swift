@@ -42,14 +42,19 @@ public struct BlobLocation: Sendable {
     public var oid: Data
     public var release: ReleasePath
     public var shardPath: String
+    /// The shard path's bytes when they are not valid UTF-8 (`shardPath` then holds U+FFFD in their place).
+    public var shardPathBytes: Data?
     public var commit: String
     /// How many matches the blob holds, each of which becomes a finding row at this place.
     public var matchCount: Int
 
-    public init(oid: Data, release: ReleasePath, shardPath: String, commit: String, matchCount: Int) {
+    public init(
+        oid: Data, release: ReleasePath, shardPath: String, shardPathBytes: Data? = nil, commit: String, matchCount: Int
+    ) {
         self.oid = oid
         self.release = release
         self.shardPath = shardPath
+        self.shardPathBytes = shardPathBytes
         self.commit = commit
         self.matchCount = matchCount
     }
@@ -110,8 +115,8 @@ extension Store {
             let insertMatch = try db.cachedStatement(
                 sql: """
                     INSERT OR IGNORE INTO match (finding_id, blob, start, "end", line, "column", end_line, end_column,
-                        entropy, snippet_before, snippet_after)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        entropy, snippet_before, snippet_after, column_utf16, end_column_utf16)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             for blob in batch.blobs {
                 try insertBlob.execute(arguments: [blob.oid, blob.size, ruleSetID, blob.skipped, blob.findings.count])
@@ -126,6 +131,7 @@ extension Store {
                     try insertMatch.execute(arguments: [
                         id, blob.oid, finding.start, finding.end, finding.line, finding.column, finding.endLine,
                         finding.endColumn, finding.entropy, finding.snippetBefore, finding.snippetAfter,
+                        finding.utf16Column, finding.utf16EndColumn,
                     ])
                 }
             }
@@ -139,8 +145,9 @@ extension Store {
                 sql: "SELECT id FROM release WHERE shard_id = ? AND project = ? AND filename = ?")
             let insertProvenance = try db.cachedStatement(
                 sql: """
-                    INSERT OR IGNORE INTO provenance (blob, release_id, shard_path, path, commit_oid, run_id)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT OR IGNORE INTO provenance (blob, release_id, shard_path, path, commit_oid, run_id,
+                        shard_path_bytes)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """)
             var releaseIDs: [ReleasePath: Int64] = [:]
             for location in batch.locations {
@@ -158,6 +165,7 @@ extension Store {
                 }
                 try insertProvenance.execute(arguments: [
                     location.oid, id, location.shardPath, location.release.innerPath, location.commit, batch.runID,
+                    location.shardPathBytes ?? Data(),
                 ])
                 if db.changesCount > 0 { counters.findingsNew += location.matchCount }
             }

@@ -13,14 +13,17 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
     public var release: String
     /// The path inside the release.
     public var path: String
-    /// The full path in the shard.
+    /// The full path in the shard; bytes that are not UTF-8 are U+FFFD here, see `shardPathBase64`.
     public var shardPath: String
+    /// Only when the shard path is not valid UTF-8: its exact bytes in base64.
+    public var shardPathBase64: String?
     public var line: Int
     public var column: Int
     public var endLine: Int
     public var endColumn: Int
-    /// In full as read from the store; ``redacted()`` before it leaves the tool unless asked.
+    /// In full as read from the store; ``presented(showSecrets:)`` before it leaves the tool.
     public var secret: String
+    /// In full as read from the store, like `secret`.
     public var snippet: String
     public var fingerprint: String
     public var entropy: Double
@@ -35,10 +38,23 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
     /// The fingerprint's triage (`open` when nobody has triaged it).
     public var status: TriageStatus
 
+    // Not part of the row's JSON: what ``presented(showSecrets:)`` needs to mask every secret in the snippet.
+    /// The secret's byte range in its blob.
+    public var range: Range<Int> = 0..<0
+    public var snippetBefore = ""
+    public var snippetAfter = ""
+    /// Every secret matched by a secret rule in the same blob (this one included), read with the row.
+    public var secretsInBlob: [SecretMask] = []
+    var blobOID = Data()
+    /// Columns in UTF-16 code units (see ``Finding/utf16Column``); `nil` for matches stored before they were kept.
+    public var utf16Column: Int?
+    public var utf16EndColumn: Int?
+
     enum CodingKeys: String, CodingKey {
         case rule, shard, commit, blob, project, version, release, path, line, column, secret, snippet, fingerprint
         case entropy, kind, confidence, facts, status
         case shardPath = "shard_path"
+        case shardPathBase64 = "shard_path_base64"
         case endLine = "end_line"
         case endColumn = "end_column"
         case runID = "run_id"
@@ -54,12 +70,17 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
         release = row["release"]
         path = row["path"]
         shardPath = row["shard_path"]
+        shardPathBase64 = (row["shard_path_bytes"] as Data?).flatMap { $0.isEmpty ? nil : $0.base64EncodedString() }
         line = row["line"]
         column = row["column"]
         endLine = row["end_line"]
         endColumn = row["end_column"]
         secret = row["secret"]
-        snippet = (row["snippet_before"] as String) + secret + (row["snippet_after"] as String)
+        snippetBefore = row["snippet_before"]
+        snippetAfter = row["snippet_after"]
+        snippet = snippetBefore + secret + snippetAfter
+        range = (row["start"] as Int)..<(row["end"] as Int)
+        blobOID = row["blob_oid"]
         fingerprint = row["fingerprint"]
         entropy = ((row["entropy"] as Double) * 1000).rounded() / 1000
         runID = row["run_id"]
@@ -69,15 +90,24 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
             (row["facts"] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
             ?? [:]
         status = (row["status"] as String?).flatMap(TriageStatus.init(rawValue:)) ?? .open
+        utf16Column = row["column_utf16"]
+        utf16EndColumn = row["end_column_utf16"]
     }
 
-    /// The row with its secret (and the secret inside the snippet) redacted. Content findings are
-    /// evidence, not credentials, and stay as they are.
-    public func redacted() -> FindingRow {
-        guard kind == .secret else { return self }
+    /// The shard path's exact bytes.
+    public var shardPathBytes: [UInt8] {
+        shardPathBase64.flatMap { Data(base64Encoded: $0) }.map(Array.init) ?? Array(shardPath.utf8)
+    }
+
+    /// The row as it may leave the tool: its secret and snippet redacted by ``RedactedSnippet`` (every
+    /// secret of the blob masked in the snippet) unless `showSecrets`.
+    public func presented(showSecrets: Bool) -> FindingRow {
+        let shown = RedactedSnippet(
+            before: snippetBefore, match: secret, after: snippetAfter, range: range, kind: kind,
+            secrets: secretsInBlob, showSecrets: showSecrets)
         var copy = self
-        copy.secret = redact(secret)
-        copy.snippet = snippet.replacingOccurrences(of: secret, with: copy.secret)
+        copy.secret = shown.match
+        copy.snippet = shown.snippet
         return copy
     }
 }
@@ -242,12 +272,13 @@ extension Store {
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         return try queue.read { db in
-            try FindingRow.fetchAll(
+            var rows = try FindingRow.fetchAll(
                 db,
                 sql: """
                     SELECT f.rule, f.fingerprint, f.secret, s.name AS shard, p.commit_oid AS "commit",
-                           lower(hex(m.blob)) AS blob, r.project, r.version, r.filename AS release, p.path,
-                           p.shard_path, m.line, m."column", m.end_line, m.end_column, m.entropy,
+                           lower(hex(m.blob)) AS blob, m.blob AS blob_oid, m.start, m."end", r.project, r.version, r.filename AS release, p.path,
+                           p.shard_path, p.shard_path_bytes, m.line, m."column", m.end_line, m.end_column, m.entropy,
+                           m.column_utf16, m.end_column_utf16,
                            m.snippet_before, m.snippet_after, p.run_id, f.facts,
                            coalesce(ru.kind, 'secret') AS kind, coalesce(f.confidence, ru.confidence) AS confidence,
                            coalesce(t.status, 'open') AS status
@@ -261,6 +292,8 @@ extension Store {
                     \(filter)
                     ORDER BY r.project_normalized, r.version, s.name, p.shard_path, m.line, m."column", f.rule
                     """, arguments: arguments)
+            try Self.attachSecretsInBlob(&rows, db)
+            return rows
         }
     }
 
@@ -268,6 +301,51 @@ extension Store {
     static func sqlList(_ values: [String]) -> String {
         values.map { "'\($0.replacingOccurrences(of: "'", with: "''"))'" }.joined(separator: ",")
     }
+
+    /// Fills each row's ``FindingRow/secretsInBlob`` from the `match` table. Masks are worked out here, when
+    /// rows are read, rather than stored with each match: a blob is scanned once ever, so masks stored at scan
+    /// time would never reach the matches already in a store, and a blob rescanned under new rules gains
+    /// matches whose secrets must also be masked in the old ones' snippets.
+    ///
+    /// A row gets the positions of the secrets near it (a snippet spans at most a line's few dozen bytes) and,
+    /// to hide a repeat no rule matched, the text of every distinct secret of the blob; past
+    /// ``maxTextMasksPerBlob`` of them (a dump of thousands of keys, where every row would search every text),
+    /// only the texts of the secrets near it.
+    static func attachSecretsInBlob(_ rows: inout [FindingRow], _ db: Database) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                SELECT DISTINCT m.start, m."end", f.secret FROM match m
+                JOIN finding f ON f.id = m.finding_id
+                LEFT JOIN rule ru ON ru.id = f.rule
+                WHERE m.blob = ? AND coalesce(ru.kind, 'secret') = 'secret'
+                """)
+        struct BlobSecrets {
+            var positions: [SecretMask]
+            var texts: [SecretMask]
+        }
+        var byBlob: [Data: BlobSecrets] = [:]
+        for index in rows.indices {
+            let oid = rows[index].blobOID
+            if byBlob[oid] == nil {
+                let masks = try Row.fetchAll(statement, arguments: [oid]).map {
+                    SecretMask(range: ($0["start"] as Int)..<($0["end"] as Int), text: $0["secret"])
+                }
+                let texts = Set(masks.map(\.text))
+                let textMasks = texts.sorted().map { SecretMask(range: 0..<0, text: $0) }
+                byBlob[oid] = BlobSecrets(
+                    positions: masks, texts: texts.count <= maxTextMasksPerBlob ? textMasks : [])
+            }
+            let secrets = byBlob[oid]!
+            let row = rows[index]
+            // The snippet's text is at least as long as the bytes it came from, so `reach` covers them.
+            let lower = row.range.lowerBound - row.snippetBefore.utf8.count
+            let reach = lower..<row.range.upperBound + row.snippetAfter.utf8.count
+            rows[index].secretsInBlob = secrets.positions.filter { $0.range.overlaps(reach) } + secrets.texts
+        }
+    }
+
+    /// Distinct secrets of one blob whose text is searched for in every snippet of the blob.
+    static let maxTextMasksPerBlob = 256
 
     /// The most recent runs, newest first.
     public func runs(limit: Int = 10) throws -> [RunRecord] {

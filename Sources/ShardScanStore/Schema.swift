@@ -200,10 +200,65 @@ enum Schema {
             // another repository under the same name is told apart from the shard having moved.
             try db.execute(sql: "ALTER TABLE shard ADD COLUMN git_dir TEXT")
         }
+        migrator.registerMigration("v4-raw-path-bytes") { db in
+            // Tree paths need not be UTF-8; text columns hold them with U+FFFD, so two paths differing only in
+            // such bytes looked the same and shared a key. The exact bytes are kept beside the text (empty when
+            // the text is exact) and are part of the key, which SQLite cannot change in place: the table is rebuilt.
+            try db.execute(
+                sql: """
+                    DROP VIEW finding_location;
+                    CREATE TABLE provenance_new (
+                        blob BLOB NOT NULL,
+                        release_id INTEGER NOT NULL REFERENCES release(id),
+                        shard_path TEXT NOT NULL,
+                        -- Beside the other key columns: SQLite 3.40's integrity_check misreads a WITHOUT ROWID
+                        -- table whose key columns are not its first ones.
+                        shard_path_bytes BLOB NOT NULL DEFAULT X'',
+                        path TEXT NOT NULL,
+                        commit_oid TEXT NOT NULL,
+                        run_id INTEGER NOT NULL REFERENCES run(id),
+                        PRIMARY KEY (blob, release_id, shard_path, shard_path_bytes)
+                    ) WITHOUT ROWID;
+                    INSERT INTO provenance_new (blob, release_id, shard_path, path, commit_oid, run_id)
+                        SELECT blob, release_id, shard_path, path, commit_oid, run_id FROM provenance;
+                    DROP TABLE provenance;
+                    ALTER TABLE provenance_new RENAME TO provenance;
+                    CREATE INDEX provenance_by_release ON provenance(release_id);
+                    CREATE INDEX provenance_by_run ON provenance(run_id);
+                    CREATE VIEW finding_location AS
+                    SELECT f.id AS finding_id, f.rule, f.fingerprint, s.name AS shard, p.commit_oid AS "commit",
+                           lower(hex(m.blob)) AS blob, r.project, r.project_normalized, r.version,
+                           r.filename AS release, p.path, p.shard_path, m.line, m."column", m.end_line,
+                           m.end_column, p.run_id, nullif(p.shard_path_bytes, X'') AS shard_path_bytes
+                    FROM match m
+                    JOIN finding f ON f.id = m.finding_id
+                    JOIN provenance p ON p.blob = m.blob
+                    JOIN release r ON r.id = p.release_id
+                    JOIN shard s ON s.id = r.shard_id;
+                    """)
+        }
+        migrator.registerMigration("v5-sarif-state") { db in
+            // SARIF counts columns in UTF-16 code units, which the bytes of a line alone cannot give back once a
+            // snippet is cut short: they are measured when the blob is scanned (NULL for matches stored before).
+            // `sarif_state` holds, per shard, what its last SARIF state delivery said (a digest of its run), so
+            // that only shards whose state changed are uploaded again, and a shard whose findings are all gone
+            // still gets the empty run that closes its alerts.
+            try db.execute(
+                sql: """
+                    ALTER TABLE match ADD COLUMN column_utf16 INTEGER;
+                    ALTER TABLE match ADD COLUMN end_column_utf16 INTEGER;
+                    CREATE TABLE sarif_state (
+                        shard TEXT PRIMARY KEY,
+                        digest TEXT NOT NULL,
+                        results INTEGER NOT NULL,
+                        delivered_at TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 
     /// The last migration the queries of read commands (`findings`, `report`, `summary`, `status`) need. Read commands
     /// never migrate, so later migrations must only add what they can do without.
-    static let lastNeededByReaders = "v4-triage-deliveries"
+    static let lastNeededByReaders = "v5-sarif-state"
 }

@@ -12,9 +12,9 @@ final class GrowingMirror {
     private var parent: ObjectID?
     private var time: Int64 = 1_700_000_000
 
-    init(root: String) throws {
+    init(root: String, name: String = "pypi-mirror-1") throws {
         self.root = root
-        shard = root + "/pypi-mirror-1"
+        shard = root + "/" + name
         _ = try Repository.create(at: shard, bare: true)
     }
 

@@ -66,7 +66,9 @@ struct FakeTokenMaker {
         #expect(finding.secret == token)
         #expect(finding.snippetBefore == "    TOKEN = '")
         #expect(finding.snippetAfter == "'")
-        #expect(finding.snippet(showSecret: false) == "    TOKEN = '\(redact(token))'")
+        #expect(
+            finding.presented(kind: .secret, secrets: [finding.mask], showSecrets: false).snippet
+                == "    TOKEN = '\(redact(token))'")
     }
 
     @Test func entropyStopwordsAndBoundariesReject() throws {

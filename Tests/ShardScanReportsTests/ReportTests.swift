@@ -118,9 +118,15 @@ struct ScannedMirror {
     }
 
     @Test func validatesAgainstTheOfficialSchemaWhenPresent() throws {
-        guard FileManager.default.fileExists(atPath: ScannedMirror.sarifSchema) else { return }
+        guard FileManager.default.fileExists(atPath: ScannedMirror.sarifSchema) else {
+            print("skipped: the official SARIF schema is not at \(ScannedMirror.sarifSchema) (outside this checkout)")
+            return
+        }
         let scanned = try ScannedMirror()
-        for selection in [ReportSelection.all, .run(scanned.summary.runID), .project("nothing-here")] {
+        // A triaged finding, so that the state report holds a suppression too.
+        let first = try #require(try scanned.store.findings(FindingQuery()).first)
+        try scanned.store.setTriage([first.fingerprint], status: .testData, comment: "a fixture", author: "t")
+        for selection in [ReportSelection.all, .run(scanned.summary.runID), .project("nothing-here"), .open] {
             let (files, _) = try scanned.sarif(selection)
             for file in files {
                 let errors = try SchemaValidator.errors(in: file.data, schema: ScannedMirror.sarifSchema)
@@ -215,6 +221,23 @@ struct ScannedMirror {
         let run = (object["runs"] as! [[String: Any]])[0]
         #expect((run["counts"] as! [String: Any])["findings_new"] as? Int == 8)
         #expect((object["findings"] as! [Any]).count == 8)
+    }
+
+    @Test func aPathThatIsNotUTF8KeepsItsBytesInJSONAndSARIF() throws {
+        var row = SARIFReportTests.row(shard: "s1", line: 3, path: "packages/p/p-1.0.tar.gz/p-1.0/k\u{FFFD}.py")
+        let bytes = Array("packages/p/p-1.0.tar.gz/p-1.0/k".utf8) + [0xE9] + Array(".py".utf8)
+        row.shardPathBase64 = Data(bytes).base64EncodedString()
+        let input = SARIFReportTests.input([row])
+        let document = try JSONReport.render(input, toolVersion: "0.1.0")
+        #expect(try SchemaValidator.errors(in: document, schema: ScannedMirror.reportSchema).isEmpty)
+        let object = try JSONSerialization.jsonObject(with: document) as! [String: Any]
+        let finding = (object["findings"] as! [[String: Any]])[0]
+        #expect((finding["shard_path_base64"] as? String).flatMap { Data(base64Encoded: $0) } == Data(bytes))
+        let sarif = String(decoding: try SARIFReport.render(input, toolVersion: "0.1.0")[0].data, as: UTF8.self)
+        #expect(sarif.contains("s1/packages/p/p-1.0.tar.gz/p-1.0/k%E9.py"))
+        // Valid UTF-8 paths keep the row as it was: no extra key.
+        let plain = try JSONReport.renderLines(SARIFReportTests.input([SARIFReportTests.row(shard: "s1", line: 1)]))
+        #expect(!String(decoding: plain, as: UTF8.self).contains("shard_path_base64"))
     }
 
     @Test func theSchemaRejectsWhatItShould() throws {

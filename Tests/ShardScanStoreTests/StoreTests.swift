@@ -29,6 +29,56 @@ import Testing
         #expect(throws: StoreError.self) { try Store(path: path) }
     }
 
+    /// A blob holding a dump of many keys: every row's snippet still hides the keys beside it, and a repeat of
+    /// its own key; texts of far-away keys are left out past the per-blob limit (positions never are).
+    @Test func snippetsHideEveryNearSecretEvenInABlobFullOfThem() throws {
+        let store = try Store(path: folder.appendingPathComponent("dump.sqlite").path)
+        let ruleSetID = try store.ruleSetID(digest: "d1")
+        let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: 1)
+        let shardID = try store.shardID(name: "s1", path: "/m/s1", reference: "refs/heads/code")
+        let oid = Data(repeating: 9, count: 20)
+        var mint = TokenMint(seed: 21)
+        var findings: [Finding] = []
+        var offset = 0
+        var lines: [[String]] = []
+        for line in 1...300 {
+            // Two keys a line: `a=KEY1 b=KEY2`.
+            let keys = [
+                mint.string(20, from: TokenMint.base62Alphabet), mint.string(20, from: TokenMint.base62Alphabet),
+            ]
+            lines.append(keys)
+            let firstStart = offset + 2
+            let secondStart = firstStart + 23
+            for (index, start) in [firstStart, secondStart].enumerated() {
+                findings.append(
+                    Finding(
+                        ruleID: "demo.rule", start: start, end: start + 20, line: line, column: start - offset + 1,
+                        endLine: line, endColumn: start - offset + 21, secret: keys[index], entropy: 4,
+                        snippetBefore: index == 0 ? "a=" : "a=\(keys[0]) b=",
+                        snippetAfter: index == 0 ? " b=\(keys[1])" : ""))
+            }
+            offset += 2 + 20 + 3 + 20 + 1
+        }
+        var batch = Batch(runID: runID, shardID: shardID)
+        batch.watermark = String(repeating: "1", count: 40)
+        batch.blobs = [ScannedBlob(oid: oid, size: offset, skipped: nil, findings: findings)]
+        let shardPath = "packages/p/p-1.0.tar.gz/p-1.0/keys.txt"
+        batch.locations = [
+            BlobLocation(
+                oid: oid, release: ReleasePath.parse(shardPath), shardPath: shardPath,
+                commit: batch.watermark!, matchCount: findings.count)
+        ]
+        try store.write(batch, ruleSetID: ruleSetID)
+        let rows = try store.findings(FindingQuery()).map { $0.presented(showSecrets: false) }
+        #expect(rows.count == 600)
+        for row in rows {
+            let keys = lines[row.line - 1]
+            #expect(!keys.contains { row.snippet.contains($0.dropFirst(4)) }, "\(row.snippet)")
+        }
+        let shown = try store.findings(FindingQuery()).map { $0.presented(showSecrets: true) }
+        #expect(shown.allSatisfy { row in lines[row.line - 1].allSatisfy { row.snippet.contains($0) } })
+    }
+
     @Test func writingABatchTwiceAddsNoDuplicates() throws {
         let store = try Store(path: folder.appendingPathComponent("b.sqlite").path)
         let ruleSetID = try store.ruleSetID(digest: "d1")
