@@ -8,6 +8,7 @@ public struct ShardScan: AsyncParsableCommand {
         version: shardscanVersion,
         subcommands: [
             Scan.self, Findings.self, Report.self, Status.self, Demo.self, RulesCommand.self, ScanText.self, Bench.self,
+            MirrorCommand.self,
         ]
     )
 
