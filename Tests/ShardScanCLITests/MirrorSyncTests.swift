@@ -350,8 +350,9 @@ final class GitDaemon {
     }
 
     func stop() {
+        // SIGKILL: a child of the test runner may inherit SIGTERM blocked.
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
