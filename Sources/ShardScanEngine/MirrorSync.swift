@@ -174,7 +174,9 @@ public struct MirrorSync: Sendable {
             result.bytes = stats.receivedBytes
         } catch {
             try? FileManager.default.removeItem(atPath: partial)
-            throw SyncFailure("clone failed: \(error.message); nothing was kept, the next sync tries again")
+            throw SyncFailure(
+                "clone failed: \(error.message)\(Self.damageInLocalRemote(entry.url)); nothing was kept, the next sync tries again"
+            )
         }
         let reference = "refs/heads/\(options.branch)"
         do {
@@ -232,7 +234,8 @@ public struct MirrorSync: Sendable {
                 }
                 result.bytes = stats.receivedBytes
             } catch {
-                throw SyncFailure("fetch failed: \(error.message); the shard keeps what it had")
+                throw SyncFailure(
+                    "fetch failed: \(error.message)\(Self.damageInLocalRemote(entry.url)); the shard keeps what it had")
             }
         }
         do {
@@ -253,6 +256,26 @@ public struct MirrorSync: Sendable {
     private func localReference(in repository: Repository) -> String {
         let tracking = (try? repository.referenceNames(matching: "refs/remotes/*/\(options.branch)")) ?? []
         return tracking.count == 1 ? tracking[0] : "refs/heads/\(options.branch)"
+    }
+
+    /// When a transfer from a remote on this machine (a path or `file://` URL) failed: the first object of the
+    /// remote that does not read or hash right, as `" (the remote is damaged: object …)"`, else `""`. libgit2's
+    /// error ("failed to read loose object header") does not say which object.
+    static func damageInLocalRemote(_ url: String) -> String {
+        var path = url
+        if url.hasPrefix("file://") {
+            guard let parsed = URL(string: url), parsed.isFileURL else { return "" }
+            path = parsed.path
+        } else if url.contains("://") || !url.hasPrefix("/") {
+            return ""
+        }
+        guard let remote = try? Repository(at: path), let ids = try? remote.allObjectIDs() else { return "" }
+        for id in Set(ids).sorted() {
+            if let problem = remote.checkObject(id) {
+                return " (the remote is damaged: \(problem); repair it or clone from another copy)"
+            }
+        }
+        return ""
     }
 
     static func recloneAdvice(_ path: String) -> String {

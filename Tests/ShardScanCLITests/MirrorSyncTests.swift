@@ -216,6 +216,7 @@ import Testing
         #expect(report.status("pypi-mirror-2") == .failed)
         let message = report.result("pypi-mirror-2")?.message ?? ""
         #expect(message.contains("clone failed") && message.contains("next sync tries again"), "\(message)")
+        #expect(message.contains("the remote is damaged: object \(blob)"), "\(message)")
         #expect(run.stderr.contains("shard pypi-mirror-2 failed"))
         #expect(!FileManager.default.fileExists(atPath: "\(root)/pypi-mirror-2"))
         #expect(!FileManager.default.fileExists(atPath: MirrorSync.partialPath(root: root, name: "pypi-mirror-2")))
