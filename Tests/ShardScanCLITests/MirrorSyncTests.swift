@@ -171,7 +171,7 @@ import Testing
         let repository = try Repository(at: remotePath("pypi-mirror-1"))
         var generator = SystemRandomNumberGenerator()
         var files: [(path: String, blob: ObjectID)] = []
-        for index in 0..<24 {
+        for index in 0..<4 {
             // Random, so that it does not compress: the clone has a megabyte of work per file.
             let words = (0..<131_072).map { _ in generator.next() as UInt64 }
             files.append(("big/\(index).bin", try repository.writeBlob(words.withUnsafeBytes { Array($0) })))
@@ -190,15 +190,15 @@ import Testing
         process.waitUntilExit()
         try #require(started, "the clone never started")
         // Killed mid-clone: nothing passes for the shard.
-        let killedMidClone = !FileManager.default.fileExists(atPath: "\(root)/pypi-mirror-1")
+        // The clone takes seconds (4 MB packed by libgit2); the kill comes within milliseconds of its start.
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/pypi-mirror-1"))
+        #expect(FileManager.default.fileExists(atPath: partial))
         #expect(ShardLocator.locate([root], branch: "code").allSatisfy { $0.reference == nil })
 
         let (rerun, report) = try sync()
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(report.status("pypi-mirror-1") == .cloned)
-        if killedMidClone {
-            #expect(report.result("pypi-mirror-1")?.message.contains("unfinished clone") == true)
-        }
+        #expect(report.result("pypi-mirror-1")?.message.contains("unfinished clone") == true)
         #expect(!FileManager.default.fileExists(atPath: partial))
         #expect(try localTip("pypi-mirror-1") == remoteTip("pypi-mirror-1"))
     }
