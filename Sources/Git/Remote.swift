@@ -54,8 +54,7 @@ public final class Remote {
     /// `+refs/heads/*:refs/heads/*`, which makes a bare repository a mirror of the remote's branches).
     ///
     /// The corresponding C function is `git_remote_create_with_fetchspec`.
-    public init(creating name: String, url: String, fetchRefspec: String, in repository: Repository) throws(GitError)
-    {
+    public init(creating name: String, url: String, fetchRefspec: String, in repository: Repository) throws(GitError) {
         var remote: OpaquePointer?
         try check(
             git_remote_create_with_fetchspec(&remote, repository.handle, name, url, fetchRefspec),

@@ -134,7 +134,8 @@ struct MirrorSyncCommand: AsyncParsableCommand {
 
     static func table(_ results: [ShardSyncResult]) -> String {
         let width = max(5, results.map(\.name.count).max() ?? 0)
-        var text = "\(padded("SHARD", width))  \(padded("STATUS", 10))  \(padded("MB", 8))  \(padded("SECONDS", 8))  TIP\n"
+        var text =
+            "\(padded("SHARD", width))  \(padded("STATUS", 10))  \(padded("MB", 8))  \(padded("SECONDS", 8))  TIP\n"
         for result in results {
             let seconds = String(format: "%.1f", result.seconds)
             text +=

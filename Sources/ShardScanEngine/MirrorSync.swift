@@ -284,7 +284,8 @@ public struct MirrorSync: Sendable {
 
     /// Reads the shard back at the chosen level; returns the branch tip.
     private func verify(
-        _ repository: Repository, reference: String, shard: String, events: @escaping @Sendable (MirrorSyncEvent) -> Void
+        _ repository: Repository, reference: String, shard: String,
+        events: @escaping @Sendable (MirrorSyncEvent) -> Void
     ) throws(SyncFailure) -> String {
         events(.started(shard: shard, action: "verify"))
         do {

@@ -185,7 +185,9 @@ import Testing
         let (process, _, _) = try ReliabilityTests.start(
             [CLI.executable.path, "mirror", "sync", "--db", db, "--list", listPath, "--quiet", root],
             outputIn: folder)
-        let started = ReliabilityTests.wait(seconds: 30) { FileManager.default.fileExists(atPath: partial + "/objects") }
+        let started = ReliabilityTests.wait(seconds: 30) {
+            FileManager.default.fileExists(atPath: partial + "/objects")
+        }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try #require(started, "the clone never started")
@@ -275,7 +277,9 @@ import Testing
         // A port where nothing listens, for the unreachable shard.
         let closedPort = try GitDaemon.freePort()
         try writeList(
-            names.map { "git://127.0.0.1:\(daemon.port)/\($0).git" } + ["git://127.0.0.1:\(closedPort)/pypi-mirror-9.git"])
+            names.map { "git://127.0.0.1:\(daemon.port)/\($0).git" } + [
+                "git://127.0.0.1:\(closedPort)/pypi-mirror-9.git"
+            ])
 
         let (first, report) = try sync(["--open", "3"])
         #expect(first.status == 2)
