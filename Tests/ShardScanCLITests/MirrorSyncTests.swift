@@ -297,6 +297,35 @@ import Testing
         #expect(try localTip("pypi-mirror-2") == remoteTip("pypi-mirror-2"))
     }
 
+    @Test func listIsDownloadedOverHTTP() throws {
+        try makeRemote("pypi-mirror-1")
+        try writeList([fileURL("pypi-mirror-1")])
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else {
+            print("skipped: no /usr/bin/python3 to serve the list over HTTP")
+            return
+        }
+        let port = try GitDaemon.freePort()
+        let (server, _, _) = try ReliabilityTests.start(
+            ["/usr/bin/python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", folder.path],
+            outputIn: folder)
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        guard ReliabilityTests.wait(seconds: 10, for: { GitDaemon.accepts(port: port) }) else {
+            print("skipped: python3 -m http.server did not start on 127.0.0.1")
+            return
+        }
+        let (run, report) = try sync(list: "http://127.0.0.1:\(port)/repositories.txt")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(report.status("pypi-mirror-1") == .cloned)
+
+        let missing = try CLI.run(
+            ["mirror", "sync", "--db", db, "--list", "http://127.0.0.1:\(port)/nope.txt", root])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("cannot download the shard list") && missing.stderr.contains("HTTP 404"))
+    }
+
     @Test func scanRunsAfterTheSyncThroughTheScanCommand() throws {
         try makeRemote("pypi-mirror-1", releases: 3)
         try writeList([fileURL("pypi-mirror-1")])
