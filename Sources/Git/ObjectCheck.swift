@@ -34,6 +34,43 @@ extension Repository {
         return collected.ids
     }
 
+    /// Reads and hashes again every object of the object database (``checkObject(_:)``) as it is listed, without
+    /// holding the list; stops once `limit` problems are found. Returns how many objects were checked (an object
+    /// stored both loose and packed counts twice) and the problems.
+    ///
+    /// The corresponding C function is `git_odb_foreach`.
+    public func checkAllObjects(stoppingAfter limit: Int = 10) throws(GitError) -> (
+        checked: Int, problems: [ObjectProblem]
+    ) {
+        final class Walk {
+            let repository: Repository
+            let limit: Int
+            var checked = 0
+            var problems: [ObjectProblem] = []
+            init(_ repository: Repository, _ limit: Int) {
+                self.repository = repository
+                self.limit = limit
+            }
+        }
+        let walk = Walk(self, max(1, limit))
+        let rc = withExtendedLifetime(walk) {
+            git_odb_foreach(
+                odb,
+                { oid, payload in
+                    guard let oid, let payload else { return 0 }
+                    let walk = Unmanaged<Walk>.fromOpaque(payload).takeUnretainedValue()
+                    walk.checked += 1
+                    if let problem = walk.repository.checkObject(ObjectID(oid.pointee)) {
+                        walk.problems.append(problem)
+                    }
+                    // A positive value stops the listing; libgit2 returns it as is.
+                    return walk.problems.count >= walk.limit ? 1 : 0
+                }, Unmanaged.passUnretained(walk).toOpaque())
+        }
+        if rc < 0 { try check(rc, "cannot list the objects of \(gitDirectory)") }
+        return (walk.checked, walk.problems)
+    }
+
     /// Reads object `id` in full and hashes its content again; `nil` when it reads and its hash is its id,
     /// else what is wrong with it.
     ///

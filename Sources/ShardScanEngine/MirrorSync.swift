@@ -269,13 +269,10 @@ public struct MirrorSync: Sendable {
         } else if url.contains("://") || !url.hasPrefix("/") {
             return ""
         }
-        guard let remote = try? Repository(at: path), let ids = try? remote.allObjectIDs() else { return "" }
-        for id in Set(ids).sorted() {
-            if let problem = remote.checkObject(id) {
-                return " (the remote is damaged: \(problem); repair it or clone from another copy)"
-            }
-        }
-        return ""
+        guard let remote = try? Repository(at: path),
+            let problem = try? remote.checkAllObjects(stoppingAfter: 1).problems.first
+        else { return "" }
+        return " (the remote is damaged: \(problem); repair it or clone from another copy)"
     }
 
     static func recloneAdvice(_ path: String) -> String {
@@ -313,10 +310,7 @@ public struct MirrorSync: Sendable {
     /// Every stored object reads and hashes to its id, and every commit, tree and blob the branch reaches is
     /// stored (a fetch does not check that the objects it was sent connect).
     private func verifyAllObjects(_ repository: Repository, tip: ObjectID) throws {
-        var problems: [ObjectProblem] = []
-        for id in Set(try repository.allObjectIDs()).sorted() {
-            if let problem = repository.checkObject(id) { problems.append(problem) }
-        }
+        var problems = try repository.checkAllObjects(stoppingAfter: 10).problems
         if problems.isEmpty {
             var seenTrees = Set<ObjectID>()
             for commitID in try repository.commits(from: tip) {

@@ -60,5 +60,7 @@ import Testing
         let reopened = try Repository(at: folder + "/origin.git")
         #expect(reopened.checkObject(blob)?.id == blob)
         #expect(reopened.checkObject(second) == nil)
+        let (checked, problems) = try reopened.checkAllObjects()
+        #expect(try checked == reopened.allObjectIDs().count && problems.map(\.id) == [blob])
     }
 }
