@@ -5,7 +5,7 @@ import CGit2
 /// libgit2 handles are used by one thread at a time: open one `Repository` per worker.
 public final class Repository {
     let handle: OpaquePointer
-    private let odb: OpaquePointer
+    let odb: OpaquePointer
 
     /// Opens the repository at `path` (its work tree, its `.git` folder, or a bare repository),
     /// without searching parent folders.

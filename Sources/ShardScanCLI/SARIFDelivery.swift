@@ -18,9 +18,12 @@ enum SARIFDelivery {
         try store.rememberSARIFShards(Set(input.rows.map(\.shard)))
     }
 
-    /// Writes `DIR/<shard>.sarif` for every shard whose state changed since its last delivery, removes the
-    /// files of other shards left there by earlier deliveries (so the folder holds exactly what to upload),
-    /// and records the new states once every file is written. Returns the files written.
+    /// Writes `DIR/<shard>.sarif` for every shard whose state changed since its last delivery, and records the
+    /// new states once every file is written. Returns the files written.
+    ///
+    /// The folder is an outbox: the uploader removes each file once GitHub has taken it. A file still there
+    /// (an upload that failed) is left alone while its shard's state is unchanged, so the next upload retries
+    /// it; a newer state of the shard replaces it.
     @discardableResult
     static func writeChanged(store: Store, to directory: String, showSecrets: Bool) throws -> [String] {
         let input = try ReportInput(store: store, selection: .open)
@@ -31,10 +34,7 @@ enum SARIFDelivery {
         var states: [(shard: String, digest: String, results: Int)] = []
         for file in files where !file.shard.isEmpty {
             let path = (directory as NSString).appendingPathComponent(fileName(file.shard))
-            guard delivered[file.shard]?.digest != file.digest else {
-                try OutputFile.removeIfPlainFile(path)
-                continue
-            }
+            guard delivered[file.shard]?.digest != file.digest else { continue }
             for note in file.notes { printError("note: \(terminalSafe(note))") }
             try OutputFile.write(file.data, to: path)
             written.append(path)

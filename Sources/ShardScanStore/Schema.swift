@@ -255,6 +255,26 @@ enum Schema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v5-mirror-sync") { db in
+            // The last `mirror sync` of each shard, by the shard's folder name; kept apart from `shard`, which
+            // the scan fills, because a shard is synced before it is ever scanned.
+            try db.execute(
+                sql: """
+                    CREATE TABLE mirror_sync (
+                        name TEXT PRIMARY KEY,
+                        url TEXT NOT NULL,
+                        path TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        message TEXT NOT NULL DEFAULT '',
+                        tip TEXT,
+                        bytes INTEGER NOT NULL DEFAULT 0,
+                        seconds REAL NOT NULL DEFAULT 0,
+                        verified TEXT,
+                        synced_at TEXT NOT NULL,
+                        last_success_at TEXT
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 

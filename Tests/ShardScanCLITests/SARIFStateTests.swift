@@ -111,7 +111,7 @@ import Testing
         #expect(!(try String(contentsOfFile: path("open.sarif"), encoding: .utf8)).contains(fixture))
     }
 
-    @Test func aSARIFFolderHoldsTheShardsThatChangedAndClosesAForgottenOne() throws {
+    @Test func aSARIFFolderGetsTheShardsThatChangedKeepsFailedUploadsAndClosesAForgottenOne() throws {
         let alpha = try GrowingMirror(root: path("alpha"), name: "pypi-mirror-1")
         let beta = try GrowingMirror(root: path("beta"), name: "pypi-mirror-2")
         try alpha.publish("one", "1.0", ["a.py": "T = '\(fake.githubToken(prefix: "ghp_"))'\n"])
@@ -127,15 +127,21 @@ import Testing
             #expect(stat(out + "/" + name, &mode) == 0 && mode.st_mode & 0o777 == 0o600)
         }
 
-        // Nothing new: nothing to upload, and yesterday's files are gone from the folder.
+        // The uploader takes one file and fails on the other, which stays for the next night to retry.
+        try FileManager.default.removeItem(atPath: out + "/pypi-mirror-1.sarif")
+        let failed = try Data(contentsOf: URL(fileURLWithPath: out + "/pypi-mirror-2.sarif"))
+        // Nothing new: nothing more to upload, and the failed upload is still there, as it was.
         #expect(try scan(db, [alpha.root, beta.root], ["--sarif-dir", out]).status == 0)
-        #expect(try sarifFiles(out) == [])
+        #expect(try sarifFiles(out) == ["pypi-mirror-2.sarif"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/pypi-mirror-2.sarif")) == failed)
+        try FileManager.default.removeItem(atPath: out + "/pypi-mirror-2.sarif")
 
         // A new secret in one shard: only that shard's file, holding both of its findings.
         try alpha.publish("one", "1.1", ["a.py": "T = '\(fake.githubToken(prefix: "ghp_"))'\n"])
         #expect(try scan(db, [alpha.root, beta.root], ["--sarif-dir", out]).status == 0)
         #expect(try sarifFiles(out) == ["pypi-mirror-1.sarif"])
         #expect(results(try runs(out + "/pypi-mirror-1.sarif")["shardscan/pypi-mirror-1/"]).count == 2)
+        try FileManager.default.removeItem(atPath: out + "/pypi-mirror-1.sarif")
 
         // A shard forgotten: its findings are gone from the state, and its empty run closes its alerts.
         let forget = try CLI.run(["status", "--forget", "pypi-mirror-2", "--db", db])
@@ -146,6 +152,7 @@ import Testing
         let closing = try runs(out + "/pypi-mirror-2.sarif")
         #expect(closing.keys.sorted() == ["shardscan/pypi-mirror-2/"])
         #expect(results(closing["shardscan/pypi-mirror-2/"]).isEmpty)
+        try FileManager.default.removeItem(atPath: out + "/pypi-mirror-2.sarif")
         // Delivered once; the next state has nothing new to say about it.
         #expect(try CLI.run(["report", "--open", "--sarif-dir", out, "--db", db]).status == 0)
         #expect(try sarifFiles(out) == [])
