@@ -10,7 +10,7 @@ struct RulesCheck: AsyncParsableCommand {
         discussion: "Problems are printed as file:line: error: rule ID: message."
     )
 
-    @Argument(help: "Rule pack files or folders (default: the Rules folder).")
+    @Argument(help: "Rule pack files or folders (default: the Rules folder).", completion: .file())
     var paths: [String] = []
 
     func run() async throws {
