@@ -10,6 +10,8 @@ import Testing
     struct Command {
         var path: [String]
         var options: Set<String>
+        /// The options `--help` and the man page show (all but the hidden ones).
+        var shown: Set<String> = []
         var subcommands: [String]
         /// The subcommand that runs when none is named (`triage` is `triage set`).
         var defaultSubcommand: String?
@@ -24,10 +26,14 @@ import Testing
         var tree: [[String]: Command] = [:]
         func visit(_ node: [String: Any], path: [String]) {
             var options: Set<String> = ["--help", "-h"]
+            var shown: Set<String> = []
             for argument in node["arguments"] as? [[String: Any]] ?? [] {
                 for name in argument["names"] as? [[String: Any]] ?? [] {
                     guard let kind = name["kind"] as? String, let text = name["name"] as? String else { continue }
                     options.insert(kind == "short" ? "-" + text : "--" + text)
+                    if argument["shouldDisplay"] as? Bool != false {
+                        shown.insert(kind == "short" ? "-" + text : "--" + text)
+                    }
                 }
             }
             let children = node["subcommands"] as? [[String: Any]] ?? []
@@ -35,6 +41,7 @@ import Testing
             tree[path] = Command(
                 path: path, options: options, subcommands: names,
                 defaultSubcommand: node["defaultSubcommand"] as? String)
+            tree[path]?.shown = shown
             for child in children {
                 if let name = child["commandName"] as? String { visit(child, path: path + [name]) }
             }
