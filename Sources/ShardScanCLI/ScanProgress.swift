@@ -89,7 +89,8 @@ final class ScanProgress: @unchecked Sendable {
             output += "\n" + rules.render(width: width)
         }
         if summary.counters.ruleFailures > 0 {
-            output += "\(summary.counters.ruleFailures) rule failures (a PCRE2 limit was hit; see the warnings on stderr)\n"
+            output +=
+                "\(summary.counters.ruleFailures) rule failures (a PCRE2 limit was hit; see the warnings on stderr)\n"
         }
         return output
     }
