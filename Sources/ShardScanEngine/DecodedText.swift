@@ -103,22 +103,50 @@ public enum UnicodeForm: String, Sendable, CaseIterable {
     case utf32LittleEndian = "UTF-32LE"
     case utf32BigEndian = "UTF-32BE"
 
-    /// The first bytes, as in git's binary check, that must hold a NUL for a byte-order mark to count.
+    /// The first bytes, as in git's binary check, that must read as text in the form a mark declares.
     public static let probeLength = 8192
 
     /// The form `bytes` declare by their byte-order mark; `nil` for none (UTF-8 or bytes). The mark counts
-    /// only with a NUL in the first ``probeLength`` bytes, which every line break or ASCII character of
-    /// UTF-16 and UTF-32 holds, so that a Latin-1 or broken UTF-8 file that begins with `ÿþ` stays as it is.
-    /// UTF-32LE's mark starts with UTF-16LE's, so it is looked for first.
+    /// only when the first ``probeLength`` bytes read as text in that form: a line break among them, or
+    /// mostly printable ASCII, as source code in UTF-16 or UTF-32 has. So binary data or a Latin-1 file that
+    /// happens to begin with `ÿþ` stays as it is. UTF-32LE's mark starts with UTF-16LE's; it is tried first.
     public static func detect(_ bytes: UnsafeRawBufferPointer) -> UnicodeForm? {
-        guard bytes.count >= 2, bytes[0] == 0xFF || bytes[0] == 0xFE || bytes[0] == 0x00,
-            UnsafeRawBufferPointer(rebasing: bytes.prefix(probeLength)).dropFirst(2).contains(0)
-        else { return nil }
-        if bytes.starts(with: [0xFF, 0xFE, 0x00, 0x00]) { return .utf32LittleEndian }
-        if bytes.starts(with: [0x00, 0x00, 0xFE, 0xFF]) { return .utf32BigEndian }
-        if bytes.starts(with: [0xFF, 0xFE]) { return .utf16LittleEndian }
-        if bytes.starts(with: [0xFE, 0xFF]) { return .utf16BigEndian }
-        return nil
+        let marked = allCases.filter { bytes.starts(with: $0.byteOrderMark) }.sorted { $0.unitSize > $1.unitSize }
+        return marked.first { $0.readsAsText(UnsafeRawBufferPointer(rebasing: bytes.prefix(probeLength))) }
+    }
+
+    /// The byte-order mark: U+FEFF in this form.
+    public var byteOrderMark: [UInt8] {
+        switch self {
+        case .utf16LittleEndian: [0xFF, 0xFE]
+        case .utf16BigEndian: [0xFE, 0xFF]
+        case .utf32LittleEndian: [0xFF, 0xFE, 0x00, 0x00]
+        case .utf32BigEndian: [0x00, 0x00, 0xFE, 0xFF]
+        }
+    }
+
+    /// Whether the units after the mark hold a line break, or are at least half printable ASCII.
+    private func readsAsText(_ probe: UnsafeRawBufferPointer) -> Bool {
+        var units = 0
+        var ascii = 0
+        var offset = unitSize
+        while offset + unitSize <= probe.count {
+            let value = unit(at: offset, in: probe)
+            if value == 0x0A { return true }
+            if (0x20...0x7E).contains(value) || value == 0x09 || value == 0x0D { ascii += 1 }
+            units += 1
+            offset += unitSize
+        }
+        return units > 0 && ascii * 2 >= units
+    }
+
+    /// The code unit at `offset` of `bytes` (which must hold a whole unit there).
+    public func unit(at offset: Int, in bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var result: UInt32 = 0
+        for k in 0..<unitSize {
+            result = result << 8 | UInt32(bytes[isLittleEndian ? offset + unitSize - 1 - k : offset + k])
+        }
+        return result
     }
 
     /// Bytes per code unit, and of the byte-order mark.
@@ -175,14 +203,7 @@ struct UnicodeTranscoder: BlobDecoding {
                         UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<length8]))
                 }
             }
-            func value(at offset: Int) -> UInt32 {
-                var result: UInt32 = 0
-                for k in 0..<unit {
-                    let byte = UInt32(original[form.isLittleEndian ? offset + unit - 1 - k : offset + k])
-                    result = result << 8 | byte
-                }
-                return result
-            }
+            func value(at offset: Int) -> UInt32 { form.unit(at: offset, in: original) }
             // The byte-order mark decodes to nothing.
             body(
                 DecodedSegment(originalStart: 0, originalCount: min(unit, count), decodedCount: 0, stride: 0),
