@@ -116,4 +116,42 @@ import Testing
             #expect(ends == [3, 6, 14, 21, 21])
         }
     }
+
+    /// Random bytes in every form, and random JSON-ish text: every decoded offset maps inside the input,
+    /// starts never decrease, a non-empty range never maps to an empty one, and transcoded offsets fall on
+    /// code-unit boundaries (the `decoding` fuzz target checks the same, and more, for longer).
+    @Test func offsetsMapInsideInOrderAndOnUnitBoundaries() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt8 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return UInt8(truncatingIfNeeded: state)
+        }
+        let alphabet = Array(#"ab\"nu0e9,d8 "#.utf8) + [0x0A, 0x00, 0xD8, 0xDC, 0xFF]
+        for round in 0..<400 {
+            let body = (0..<Int(next() % 64)).map { _ in
+                round % 2 == 0 ? next() : alphabet[Int(next()) % alphabet.count]
+            }
+            for form in [UnicodeForm?.none] + UnicodeForm.allCases.map(Optional.some) {
+                let original = (form?.byteOrderMark ?? []) + body
+                original.withUnsafeBytes { bytes in
+                    let text = form.map { DecodedText(bytes, form: $0) } ?? DecodedText(json: bytes)
+                    guard let text else { return }
+                    let offsets = Array(0...text.bytes.count)
+                    let (starts, ends) = text.originalOffsets(starts: offsets, ends: offsets, in: bytes)
+                    for q in offsets {
+                        #expect((0...bytes.count).contains(starts[q]) && (0...bytes.count).contains(ends[q]))
+                        if q > 0 {
+                            #expect(starts[q] >= starts[q - 1])
+                            #expect(ends[q] > starts[q - 1], "\(form.map(\.rawValue) ?? "JSON") \(body) at \(q)")
+                        }
+                        if let unit = form?.unitSize {
+                            #expect(starts[q] == bytes.count || (starts[q] - unit) % unit == 0)
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
