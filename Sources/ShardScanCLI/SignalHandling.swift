@@ -43,7 +43,7 @@ final class SignalHandling: @unchecked Sendable {
         let scanning = self.scanning
         lock.unlock()
         guard scanning else {
-            printError("shardscan: \(name) received before the scan started; nothing was scanned or written")
+            printError("shardscan: \(name) received before the scan started; nothing was scanned")
             _exit(128 + number)
         }
         if stop.requested != nil {
