@@ -37,6 +37,10 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "FuzzDecoding",
+            dependencies: ["FuzzSupport", .product(name: "ShardScanEngine", package: "shardscan")]
+        ),
+        .executableTarget(
             name: "FuzzReleasePath",
             dependencies: ["FuzzSupport", .product(name: "ShardScanCore", package: "shardscan")]
         ),

@@ -33,7 +33,6 @@ struct Demo: AsyncParsableCommand {
         printError("built \(shards.count) shards under \(mirror.path)")
 
         let ruleSet = try rules.loadRuleSet()
-        for diagnostic in ruleSet.errors { printError("\(diagnostic) (rule skipped)") }
         let storePath = root.appendingPathComponent("shardscan.sqlite").path
         let store = try Store(path: storePath)
         let status = try runScan(

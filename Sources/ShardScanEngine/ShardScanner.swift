@@ -12,7 +12,9 @@ public struct ScanOptions: Sendable {
     /// ...or after this many bytes scanned, whichever comes first.
     public var batchBytes = 64 << 20
     /// Threads that read and scan blobs, each with its own repository handle and matcher.
-    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    public var workers = min(ScanOptions.maxWorkers, ProcessInfo.processInfo.activeProcessorCount)
+    /// The most workers a scan takes: past this, threads only add memory and contention.
+    public static let maxWorkers = 256
     /// Blobs waiting for a worker, at most; what bounds memory, whatever the shard's size.
     public var queuedBlobsPerWorker = 64
     /// Raised (by a signal handler) to stop after the work in flight is written.
@@ -43,6 +45,9 @@ public struct ShardResult: Sendable {
     public var status: Status
     public var message: String
     public var counters: RunCounters
+    /// The failure is the machine's, not the shard's (workers could not start): the next shards would
+    /// fail the same way, so the run ends.
+    public var endsRun = false
 }
 
 /// Scans shards from their watermarks: this thread walks the commits and diffs their trees, workers
@@ -118,6 +123,10 @@ public final class ShardScanner {
         } catch let stopped as ScanStopped {
             result.status = .stopped
             result.message = stopped.description
+        } catch let unavailable as WorkersUnavailable {
+            result.status = .failed
+            result.message = unavailable.description
+            result.endsRun = true
         } catch {
             result.status = .failed
             result.message = GitProblem.describe(error)
@@ -212,16 +221,22 @@ private struct ShardWalk {
         // Room for every job that can be in flight, so a worker never waits on this thread.
         let results = WorkQueue<BlobResult>(capacity: jobs.capacity + workerCount + 1)
         let workers = DispatchGroup()
-        for _ in 0..<workerCount {
+        for index in 0..<workerCount {
             let worker = BlobWorker(
                 repositoryPath: path, ruleSet: scanner.ruleSet, maxBlobSize: scanner.options.maxBlobSize)
             workers.enter()
-            let thread = Thread {
-                worker.run(jobs: jobs, results: results)
+            do {
+                try WorkerThread.start {
+                    worker.run(jobs: jobs, results: results)
+                    workers.leave()
+                }
+            } catch {
+                // Nothing was queued yet: the workers that did start see a closed, empty queue and end.
                 workers.leave()
+                jobs.close()
+                workers.wait()
+                throw WorkersUnavailable(started: index, wanted: workerCount, cause: error)
             }
-            thread.name = "shardscan-worker"
-            thread.start()
         }
 
         var failure: Error?
@@ -424,7 +439,8 @@ private final class BlobWorker: @unchecked Sendable {
             }
             result.scanned = try repository.withObjectBytes(job.blob) { bytes in
                 let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
-                if probe.contains(0) {
+                // UTF-16 and UTF-32 text is full of NULs; its byte-order mark tells it from binary.
+                if probe.contains(0) && UnicodeForm.detect(bytes) == nil {
                     result.counters.blobsBinary = 1
                     return ScannedBlob(oid: oid, size: size, skipped: "binary", findings: [])
                 }

@@ -281,4 +281,15 @@ enum Schema {
     /// The last migration the queries of read commands (`findings`, `report`, `summary`, `status`) need. Read commands
     /// never migrate, so later migrations must only add what they can do without.
     static let lastNeededByReaders = "v5-sarif-state"
+
+    /// Migrations before ``lastNeededByReaders`` that read commands can do without, so that a store a scan of an
+    /// older shardscan left is still read as it is.
+    static let notNeededByReaders: Set<String> = ["v4-shard-git-directory"]
+
+    /// What a store must have applied for read commands to query it.
+    static var neededByReaders: [String] {
+        let migrations = migrator.migrations
+        let last = migrations.firstIndex(of: lastNeededByReaders)!
+        return migrations[...last].filter { !notNeededByReaders.contains($0) }
+    }
 }
