@@ -48,6 +48,14 @@ let package = Package(
             name: "FuzzTokens",
             dependencies: ["FuzzSupport", .product(name: "ShardScanCore", package: "shardscan")]
         ),
+        .executableTarget(
+            name: "FuzzRedaction",
+            dependencies: ["FuzzSupport", .product(name: "ShardScanCore", package: "shardscan")]
+        ),
+        .executableTarget(
+            name: "FuzzPathEncoding",
+            dependencies: ["FuzzSupport", .product(name: "ShardScanCore", package: "shardscan")]
+        ),
         // Not a fuzz target: writes the minted seed files of Corpus/ (`FuzzSeeds Fuzz/Corpus`).
         .executableTarget(
             name: "FuzzSeeds",
