@@ -108,7 +108,8 @@ public struct DisclosureNotice: Encodable, Sendable, Equatable {
         let versions = timeline?.versions ?? []
         if !versions.isEmpty {
             actions.append(
-                "Yank or delete the affected release(s) on PyPI: \(versions.joined(separator: ", ")).")
+                "Yank or delete the affected release(s) on PyPI: \(versions.map { "`\(code($0))`" }.joined(separator: ", "))."
+            )
         }
         if timeline?.stillInLatest == true {
             actions.append("Publish a new release without it: the newest release still carries it.")
@@ -177,7 +178,8 @@ public struct DisclosureNotice: Encodable, Sendable, Equatable {
                 out += "  - `\(Self.code(place.release))`: `\(Self.code(place.path))` line \(place.line)\n"
             }
             out += "\n**What to do**\n\n"
-            for action in leak.actions { out += "1. \(Self.text(action))\n" }
+            // Actions are the tool's own sentences, rule references and versions already in code spans.
+            for action in leak.actions { out += "1. \(TerminalText.escaped(action))\n" }
             out += "\n"
         }
         out += "## Contact\n\n"
