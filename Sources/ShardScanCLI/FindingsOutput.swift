@@ -21,7 +21,8 @@ enum FindingsOutput {
             var lines = [
                 [
                     padded("PROJECT", 22), padded("VERSION", 10), padded("RULE", 28), padded("SECRET", 14),
-                    padded("FINGERPRINT", 12), padded("STATUS", 14), "WHERE  FACTS",
+                    padded("FINGERPRINT", 12), padded("STATUS", 14), padded("FIRST", 10), padded("LAST", 10),
+                    padded("LATEST?", 7), "WHERE  FACTS",
                 ]
                 .joined(separator: " ")
             ]
@@ -37,7 +38,10 @@ enum FindingsOutput {
                     [
                         padded(project, 22), padded(row.version.isEmpty ? "-" : terminalSafe(row.version), 10),
                         padded(terminalSafe(row.rule), 28), padded(terminalSafe(row.secret), 14),
-                        String(row.fingerprint.prefix(12)), padded(row.status.rawValue, 14), place,
+                        String(row.fingerprint.prefix(12)), padded(row.status.rawValue, 14),
+                        padded(terminalSafe(row.firstVersion ?? "-"), 10),
+                        padded(terminalSafe(row.lastVersion ?? "-"), 10),
+                        padded(row.stillInLatest.map { $0 ? "yes" : "no" } ?? "-", 7), place,
                     ].joined(separator: " "))
             }
             return lines.joined(separator: "\n") + "\n"

@@ -275,6 +275,36 @@ enum Schema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v6-release-metadata") { db in
+            // Leak timelines and disclosure notices need, per release, when it was uploaded (its commit's date)
+            // and whom it names as author and maintainer; and, per project, its newest release even when that
+            // release has no findings (`project_release`: every release file seen, one row per version), to tell
+            // whether a secret is still in the latest release.
+            try db.execute(
+                sql: """
+                    ALTER TABLE release ADD COLUMN uploaded_at TEXT;
+                    CREATE TABLE release_metadata (
+                        release_id INTEGER PRIMARY KEY REFERENCES release(id),
+                        source TEXT NOT NULL,
+                        name TEXT,
+                        version TEXT,
+                        author TEXT,
+                        author_email TEXT,
+                        maintainer TEXT,
+                        maintainer_email TEXT,
+                        home_page TEXT,
+                        project_urls TEXT NOT NULL DEFAULT '[]',
+                        problems TEXT NOT NULL DEFAULT '[]'
+                    );
+                    CREATE TABLE project_release (
+                        project_normalized TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        uploaded_at TEXT NOT NULL,
+                        PRIMARY KEY (project_normalized, version)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX finding_by_secret_hash ON finding(secret_hash);
+                    """)
+        }
         return migrator
     }
 
