@@ -37,11 +37,23 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "FuzzDecoding",
+            dependencies: ["FuzzSupport", .product(name: "ShardScanEngine", package: "shardscan")]
+        ),
+        .executableTarget(
             name: "FuzzReleasePath",
             dependencies: ["FuzzSupport", .product(name: "ShardScanCore", package: "shardscan")]
         ),
         .executableTarget(
             name: "FuzzTokens",
+            dependencies: ["FuzzSupport", .product(name: "ShardScanCore", package: "shardscan")]
+        ),
+        .executableTarget(
+            name: "FuzzRedaction",
+            dependencies: ["FuzzSupport", .product(name: "ShardScanCore", package: "shardscan")]
+        ),
+        .executableTarget(
+            name: "FuzzPathEncoding",
             dependencies: ["FuzzSupport", .product(name: "ShardScanCore", package: "shardscan")]
         ),
         // Not a fuzz target: writes the minted seed files of Corpus/ (`FuzzSeeds Fuzz/Corpus`).

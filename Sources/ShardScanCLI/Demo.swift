@@ -33,7 +33,6 @@ struct Demo: AsyncParsableCommand {
         printError("built \(shards.count) shards under \(mirror.path)")
 
         let ruleSet = try rules.loadRuleSet()
-        for diagnostic in ruleSet.errors { printError("\(diagnostic) (rule skipped)") }
         let storePath = root.appendingPathComponent("shardscan.sqlite").path
         let store = try Store(path: storePath)
         let status = try runScan(
@@ -52,6 +51,7 @@ struct Demo: AsyncParsableCommand {
               \(shardscan) summary --db \(storePath)
               \(shardscan) triage FINGERPRINT --status test-data --comment "demo key" --db \(storePath)
               \(shardscan) scan --db \(storePath) \(mirror.path)    # nothing new: exit 0
+              \(shardscan) disclose --db \(storePath) --project Flask_Login_Demo    # the notice to send
             """)
         if status == 2 { throw ExitCode(2) }
     }

@@ -23,14 +23,18 @@ enum FindingsOutput {
             // Every cell comes from the mirror (paths, names, matched text): escaped, so that a path holding a
             // newline or `ESC[…` stays one row and cannot drive the terminal. Non-UTF-8 path bytes show as `\xHH`.
             var table = TextTable(
-                headers: ["PROJECT", "VERSION", "RULE", "SECRET", "FINGERPRINT", "STATUS", "WHERE", "FACTS"],
-                shrinkable: [0, 1, 2, 3, 6], shrinkFirst: [7])
+                headers: [
+                    "PROJECT", "VERSION", "RULE", "SECRET", "FINGERPRINT", "STATUS", "FIRST", "LAST", "LATEST?",
+                    "WHERE", "FACTS",
+                ],
+                shrinkable: [0, 1, 2, 3, 6, 7, 9], shrinkFirst: [10])
             for row in rows {
                 table.rows.append([
                     row.project.isEmpty ? "-" : terminalSafe(row.project),
                     row.version.isEmpty ? "-" : terminalSafe(row.version),
                     terminalSafe(row.rule), terminalSafe(row.secret), String(row.fingerprint.prefix(12)),
-                    row.status.rawValue,
+                    row.status.rawValue, terminalSafe(row.firstVersion ?? "-"), terminalSafe(row.lastVersion ?? "-"),
+                    row.stillInLatest.map { $0 ? "yes" : "no" } ?? "-",
                     "\(terminalSafe(row.shard)):\(TerminalText.escaped(bytes: row.shardPathBytes)):\(row.line):\(row.column)",
                     terminalSafe(factsSummary(row.facts)),
                 ])

@@ -25,8 +25,30 @@ struct RuleOptions: ParsableArguments {
         return [folder]
     }
 
+    /// Loads and compiles the packs. Any error in them (a field, a pattern, a duplicate key or id) stops the
+    /// command with exit status 2 before it reads anything: scanning with a rule left out would record blobs as
+    /// scanned without it, and move watermarks past them for good.
     func loadRuleSet() throws -> RuleSet {
-        RuleSet.load(paths: try resolvedPaths())
+        let ruleSet = RuleSet.load(paths: try resolvedPaths())
+        try Self.refuseErrors(in: ruleSet)
+        return ruleSet
+    }
+
+    /// Prints every error of `ruleSet` as `file:line: error: rule ID: message` and exits 2 when there is one,
+    /// or when no rule compiled at all.
+    static func refuseErrors(in ruleSet: RuleSet) throws {
+        let errors = ruleSet.errors
+        for diagnostic in errors { printError(diagnostic.description) }
+        if !errors.isEmpty {
+            printError(
+                "error: \(errors.count) error\(errors.count == 1 ? "" : "s") in the rule packs; nothing was scanned (fix them, `shardscan rules check` lists them)"
+            )
+            throw ExitCode(2)
+        }
+        if ruleSet.rules.isEmpty {
+            printError("error: no rules compiled")
+            throw ExitCode(2)
+        }
     }
 }
 

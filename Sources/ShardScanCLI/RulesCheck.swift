@@ -7,7 +7,10 @@ struct RulesCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Parse and compile rule packs and run their examples; exit 0 only when all pass.",
-        discussion: "Problems are printed as file:line: error: rule ID: message."
+        discussion: """
+            Problems are printed as file:line: error: rule ID: message.
+            Exit status: 0 all pass, 1 an example fails, 2 a pack does not load or compile (scan refuses such packs).
+            """
     )
 
     @Argument(help: "Rule pack files or folders (default: the Rules folder).", completion: .file())
@@ -38,6 +41,8 @@ struct RulesCheck: AsyncParsableCommand {
         print(
             "\(loaded.files.count) files, \(ruleSet.rules.count) rules compiled: \(errors) errors, \(warnings) warnings; \(prefiltered) of \(ruleSet.rules.count) prefiltered by Hyperscan"
         )
+        // A pack that does not load is what `scan` refuses to run with; failing examples are a rule to fix.
+        if !ruleSet.errors.isEmpty { throw ExitCode(2) }
         if errors > 0 { throw ExitCode.failure }
     }
 }

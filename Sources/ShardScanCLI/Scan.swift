@@ -56,7 +56,11 @@ struct Scan: AsyncParsableCommand {
             valueName: "folder"), completion: .directory)
     var sarifDir: String?
 
-    @Option(help: "Threads that read and scan blobs (default: the number of cores).")
+    // Unconditional, so that `--jobs -3` reaches validate() and is refused for what it is rather than
+    // read as an unknown option `-3`.
+    @Option(
+        parsing: .unconditional,
+        help: "Threads that read and scan blobs, 1 to \(ScanOptions.maxWorkers) (default: the number of cores).")
     var jobs = ScanOptions().workers
 
     @Option(help: .hidden)
@@ -85,27 +89,28 @@ struct Scan: AsyncParsableCommand {
         if paths.isEmpty { throw ValidationError("name at least one mirror root or shard") }
         if maxBlobSize <= 0 { throw ValidationError("--max-blob-size must be positive") }
         if batchCommits <= 0 { throw ValidationError("--batch-commits must be positive") }
-        if jobs <= 0 { throw ValidationError("--jobs must be positive") }
+        if !(1...ScanOptions.maxWorkers).contains(jobs) {
+            throw ValidationError(
+                "--jobs must be a number of threads from 1 to \(ScanOptions.maxWorkers) (got \(jobs))")
+        }
     }
 
     func run() async throws {
+        // Before anything else, so that a signal while the store opens or the rules compile (which takes a
+        // while without a cache) ends the command with its status and a message.
+        let stop = StopRequest()
+        let signals = SignalHandling(stop)
+        defer { signals.cancel() }
         // First, so that a second scan of the same store is refused before it loads any rules.
         let (openStore, lock) = try store.openForScan(quiet: quiet)
         defer { withExtendedLifetime(lock) {} }
         let ruleSet = try rules.loadRuleSet()
-        for diagnostic in ruleSet.errors { printError("\(diagnostic) (rule skipped)") }
-        guard !ruleSet.rules.isEmpty else {
-            printError("error: no rules compiled")
-            throw ExitCode(2)
-        }
         var options = ScanOptions()
         options.maxBlobSize = maxBlobSize
         options.batchCommits = batchCommits
         options.workers = jobs
-        let stop = StopRequest()
         options.stopRequest = stop
-        let signalSources = Self.stopOnSignals(stop)
-        defer { for source in signalSources { source.cancel() } }
+        signals.scanStarted()
         let exitCode: Int32
         do {
             exitCode = try runScan(
@@ -119,27 +124,6 @@ struct Scan: AsyncParsableCommand {
             throw ExitCode(2)
         }
         if exitCode != 0 { throw ExitCode(exitCode) }
-    }
-
-    /// On SIGINT or SIGTERM, asks the scan to stop once the commits in flight are written (exit status
-    /// 128 + the signal); a second signal ends the process at once, which SQLite's journal makes safe.
-    static func stopOnSignals(_ stop: StopRequest) -> [DispatchSourceSignal] {
-        [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")].map { number, name in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                if stop.requested != nil {
-                    printError("shardscan: \(name) again: quitting now; the store keeps every batch written")
-                    _exit(128 + number)
-                }
-                stop.stop(reason: "\(name) received", exitStatus: 128 + number)
-                printError(
-                    "shardscan: \(name) received: writing the commits in flight, then stopping (\(name) again to quit now)"
-                )
-            }
-            source.resume()
-            return source
-        }
     }
 }
 
@@ -174,6 +158,10 @@ func runScan(
     if let sarifDir {
         let written = try SARIFDelivery.writeChanged(store: store, to: sarifDir, showSecrets: showSecrets)
         if !quiet { printError("SARIF: \(written.count) shard file(s) changed, in \(terminalSafe(sarifDir))") }
+    }
+    if let aborted = summary.aborted {
+        printError("error: \(aborted)")
+        return 2
     }
     if let stopped = summary.stopped {
         printError(

@@ -30,11 +30,6 @@ struct ScanText: AsyncParsableCommand {
 
     func run() async throws {
         let ruleSet = try rules.loadRuleSet()
-        for diagnostic in ruleSet.errors { printError("\(diagnostic) (rule skipped)") }
-        if ruleSet.rules.isEmpty {
-            printError("error: no rules compiled")
-            throw ExitCode(2)
-        }
 
         let data: Data
         do {

@@ -27,7 +27,7 @@ public enum PathEncoding {
 
     /// `path`'s bytes split at every `/`, empty segments kept.
     public static func segments(_ path: some Collection<UInt8>) -> [[UInt8]] {
-        path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map(Array.init)
+        path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { Array($0) }
     }
 
     /// RFC 3986 `pchar` less `:` (a first segment with `:` would read as a scheme) and less `%` (always encoded).

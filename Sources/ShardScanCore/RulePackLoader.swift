@@ -24,7 +24,9 @@ public struct LoadedRules: Sendable {
     }
 }
 
-/// Reads YAML rule packs. A broken file or rule is reported and skipped; the rest still load.
+/// Reads YAML rule packs. Every problem is reported with its file and line; a broken file or rule is left
+/// out of ``LoadedRules/rules`` and reported as an error, which callers that scan must refuse to run with
+/// (a rule left out silently would let watermarks move past blobs it never saw).
 public enum RulePackLoader {
     /// Loads every `*.yaml`/`*.yml` file under each of `paths` (files or folders), in path order.
     /// Duplicate ids across files are errors; the first definition is kept.
@@ -94,7 +96,7 @@ public enum RulePackLoader {
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            pack.diagnostics.append(yamlDiagnostic(error, file: file))
+            pack.diagnostics.append(yamlDiagnostic(error, file: file, text: text))
             return pack
         } catch {
             pack.diagnostics.append(RuleDiagnostic(.error, SourceLocation(file: file, line: 0), "YAML: \(error)"))
@@ -116,8 +118,11 @@ public enum RulePackLoader {
             case "rules": rulesNode = value
             case "global": globalNode = value
             default:
+                let name = key.string ?? "?"
                 pack.diagnostics.append(
-                    RuleDiagnostic(.error, location(key, file), "unknown top-level key `\(key.string ?? "?")`"))
+                    RuleDiagnostic(
+                        .error, location(key, file),
+                        "unknown top-level key `\(name)`" + didYouMean(name, among: ["rules", "global"])))
             }
         }
         if let globalNode {
@@ -142,7 +147,7 @@ public enum RulePackLoader {
         SourceLocation(file: file, line: node.mark?.line ?? 0)
     }
 
-    static func yamlDiagnostic(_ error: YamlError, file: String) -> RuleDiagnostic {
+    static func yamlDiagnostic(_ error: YamlError, file: String, text: String) -> RuleDiagnostic {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
@@ -150,8 +155,99 @@ public enum RulePackLoader {
             return RuleDiagnostic(
                 .error, SourceLocation(file: file, line: mark.line),
                 "YAML syntax error: \(detail)\(problem) (column \(mark.column))")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams names the keys and marks the first one's first use; the line worth showing is the repeat.
+            let key = duplicates.sorted().first ?? "?"
+            let found = DuplicateKeyFinder(text: text, key: key, first: context.mark)
+            return RuleDiagnostic(
+                .error, SourceLocation(file: file, line: found.repeatLine ?? context.mark.line), rule: found.ruleID,
+                "duplicate key `\(key)` (first at line \(context.mark.line)); a repeated key would silently replace the first"
+            )
         default:
             return RuleDiagnostic(.error, SourceLocation(file: file, line: 0), "YAML error: \(error)")
+        }
+    }
+
+    /// `"; did you mean `x`?"` naming the closest of `candidates` to a misspelt `name`, or `""` when none is
+    /// close (at most two edits, and fewer than half the name).
+    static func didYouMean(_ name: String, among candidates: some Sequence<String>) -> String {
+        let scored = candidates.map { (candidate: $0, distance: editDistance(name, $0)) }
+        guard let best = scored.min(by: { ($0.distance, $0.candidate) < ($1.distance, $1.candidate) }),
+            best.distance <= min(2, max(1, name.count / 2))
+        else { return "" }
+        return "; did you mean `\(best.candidate)`?"
+    }
+
+    /// Levenshtein distance over characters.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        var current = Array(repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                let substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, substitution)
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}
+
+/// Finds, in a pack's text, the repeat of a key that Yams reported once (its first use), and the `id:` of
+/// the mapping holding it. Block-style packs only: a key's siblings start at the same column.
+struct DuplicateKeyFinder {
+    /// The 1-based line of the second use of the key, when found.
+    var repeatLine: Int?
+    /// The `id:` written at the key's column in the same mapping, when there is one.
+    var ruleID: String?
+
+    init(text: String, key: String, first: Mark) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let column = first.column - 1
+        guard first.line >= 1, first.line <= lines.count, column >= 0 else { return }
+        /// The text of `line` (0-based) at the key's column, when that column starts a key of this mapping.
+        func entry(_ line: Int) -> Substring? {
+            let characters = lines[line]
+            guard characters.count > column else { return nil }
+            let prefix = characters.prefix(column)
+            // Siblings are indented to the column; the first key of a list item follows its `- `.
+            guard prefix.allSatisfy({ $0 == " " }) || prefix.trimmingCharacters(in: .whitespaces) == "-" else {
+                return nil
+            }
+            let rest = characters.dropFirst(column)
+            return rest.first == " " ? nil : rest
+        }
+        /// Whether `line` still belongs to the mapping: blank, a comment, or indented past the column.
+        func inside(_ line: Int) -> Bool {
+            let characters = lines[line]
+            let indent = characters.prefix { $0 == " " }.count
+            let body = characters.dropFirst(indent)
+            return body.isEmpty || body.hasPrefix("#") || indent > column || entry(line) != nil
+        }
+        func isKey(_ text: Substring, _ name: String) -> Bool {
+            for form in [name, "\"\(name)\"", "'\(name)'"] where text.hasPrefix(form) {
+                if text.dropFirst(form.count).drop(while: { $0 == " " }).hasPrefix(":") { return true }
+            }
+            return false
+        }
+        // The mapping runs from its list item's `- ` (or the first line less indented) to the next item or
+        // the next line less indented.
+        var start = first.line - 1
+        while start > 0 && !lines[start].prefix(column).contains("-") && inside(start - 1) { start -= 1 }
+        var end = first.line - 1
+        while end + 1 < lines.count && inside(end + 1) && !lines[end + 1].prefix(column).contains("-") { end += 1 }
+        for line in start...end {
+            guard let text = entry(line) else { continue }
+            if line > first.line - 1 && repeatLine == nil && isKey(text, key) { repeatLine = line + 1 }
+            if ruleID == nil && isKey(text, "id") {
+                let value = text.drop { $0 != ":" }.dropFirst().trimmingCharacters(in: .whitespaces)
+                ruleID = value.trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+            }
         }
     }
 }
@@ -181,6 +277,9 @@ private struct RuleReader {
             fields.error(start, "a rule is a mapping of fields")
             return nil
         }
+        // A rule with any error (an unknown field too: `min_entrpy` would leave the rule without its
+        // threshold) is not loaded.
+        let errorsBefore = fields.diagnostics.count
         var values: [String: Node] = [:]
         for (key, value) in mapping {
             guard let name = key.string else {
@@ -192,10 +291,11 @@ private struct RuleReader {
         }
         for (key, _) in mapping {
             if let name = key.string, !Self.knownKeys.contains(name) {
-                fields.error(fields.location(key), "unknown field `\(name)`")
+                fields.error(
+                    fields.location(key),
+                    "unknown field `\(name)`" + RulePackLoader.didYouMean(name, among: Self.knownKeys))
             }
         }
-        let errorsBefore = fields.diagnostics.count
 
         let id = fields.requiredString("id", values, start) ?? ""
         if !id.isEmpty && !Rule.isValidID(id) {

@@ -57,8 +57,12 @@ public enum TerminalText {
         }
     }
 
+    /// Two upper-case hex digits. Called per escaped byte (every non-ASCII byte of every SARIF URI), so it
+    /// builds the string from ASCII bytes rather than from an array of Characters.
     static func hexByte(_ byte: UInt8) -> String {
-        let digits = Array("0123456789ABCDEF")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+        let digits: StaticString = "0123456789ABCDEF"
+        return digits.withUTF8Buffer { table in
+            String(decoding: [table[Int(byte >> 4)], table[Int(byte & 0xF)]], as: UTF8.self)
+        }
     }
 }

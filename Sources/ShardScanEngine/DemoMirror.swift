@@ -136,6 +136,14 @@ public enum DemoMirror {
                                 "packages/Flask_Login_Demo/Flask_Login_Demo-0.3.zip/Flask_Login_Demo-0.3/.pypirc",
                                 text(pypirc)
                             ),
+                            // Core metadata: whom `disclose` names as the contact.
+                            (
+                                "packages/Flask_Login_Demo/Flask_Login_Demo-0.3.zip/Flask_Login_Demo-0.3/PKG-INFO",
+                                text(
+                                    "Metadata-Version: 2.1\nName: Flask_Login_Demo\nVersion: 0.3\n"
+                                        + "Maintainer: Demo Maintainer\nMaintainer-email: maintainer@example.invalid\n"
+                                        + "Project-URL: Source, https://example.invalid/flask-login-demo\n")
+                            ),
                         ]
                     ),
                 ]

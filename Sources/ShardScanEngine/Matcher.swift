@@ -57,13 +57,42 @@ public final class Matcher {
 
     /// Scans `bytes` (any bytes: not necessarily UTF-8) as the file at `path` inside its release;
     /// `path` decides which rules apply, `nil` applies all. `onlyRule` limits the scan to one rule index.
+    ///
+    /// Text with a UTF-16 or UTF-32 byte-order mark is transcoded to UTF-8 first. Its findings keep the
+    /// blob's own places: `start`/`end` are byte offsets into the blob, `line` counts the blob's lines, and
+    /// columns are 1-based byte offsets within the line in the blob's encoding (so `column` 3 of a UTF-16 line
+    /// is its second character); secrets and snippets are UTF-8.
     public func scan(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int? = nil) -> ScanOutcome {
+        guard let form = UnicodeForm.detect(bytes) else { return scanUTF8(bytes, path: path, onlyRule: onlyRule) }
+        let text = DecodedText(bytes, form: form)
+        var outcome = text.bytes.withUnsafeBytes { scanUTF8($0, path: path, onlyRule: onlyRule) }
+        let findings = outcome.findings
+        guard !findings.isEmpty else { return outcome }
+        // Lines are the same in both encodings; columns are re-measured from each line's start in the blob.
+        let (starts, ends) = text.originalOffsets(
+            starts: findings.map(\.start) + findings.map { $0.start - ($0.column - 1) }
+                + findings.map { $0.end - ($0.endColumn - 1) },
+            ends: findings.map(\.end), in: bytes)
+        let count = findings.count
+        for index in findings.indices {
+            outcome.findings[index].start = starts[index]
+            outcome.findings[index].end = ends[index]
+            outcome.findings[index].column = starts[index] - starts[count + index] + 1
+            outcome.findings[index].endColumn = ends[index] - starts[2 * count + index] + 1
+        }
+        return outcome
+    }
+
+    /// Scans UTF-8 (or ASCII-compatible) bytes; JSON files with their string escapes decoded.
+    private func scanUTF8(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int?) -> ScanOutcome {
         var outcome: ScanOutcome
-        if JSONUnescaped.applies(to: path), let decoded = JSONUnescaped(bytes) {
+        if JSONUnescaper.applies(to: path), let decoded = DecodedText(json: bytes) {
             outcome = decoded.bytes.withUnsafeBytes { matchRules($0, path: path, onlyRule: onlyRule) }
+            let (starts, ends) = decoded.originalOffsets(
+                starts: outcome.findings.map(\.start), ends: outcome.findings.map(\.end), in: bytes)
             for index in outcome.findings.indices {
-                outcome.findings[index].start = decoded.origin[outcome.findings[index].start]
-                outcome.findings[index].end = decoded.origin[outcome.findings[index].end]
+                outcome.findings[index].start = starts[index]
+                outcome.findings[index].end = ends[index]
             }
         } else {
             outcome = matchRules(bytes, path: path, onlyRule: onlyRule)

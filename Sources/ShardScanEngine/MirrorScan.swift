@@ -25,6 +25,8 @@ public struct MirrorScan {
 
         /// Why the run stopped before its end, when it was asked to.
         public var stopped: String?
+        /// Why the run ended early on its own (its workers could not start), when it did.
+        public var aborted: String?
 
         public var failedShards: [ShardResult] { shards.filter { $0.status == .failed } }
     }
@@ -57,6 +59,10 @@ public struct MirrorScan {
             let result = scanner.scan(source)
             summary.shards.append(result)
             summary.counters += result.counters
+            if result.endsRun {
+                summary.aborted = result.message
+                break
+            }
         }
         if summary.stopped == nil, let reason = options.stopRequest?.requested { summary.stopped = reason }
         if summary.stopped == nil {

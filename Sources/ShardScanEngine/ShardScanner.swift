@@ -12,7 +12,9 @@ public struct ScanOptions: Sendable {
     /// ...or after this many bytes scanned, whichever comes first.
     public var batchBytes = 64 << 20
     /// Threads that read and scan blobs, each with its own repository handle and matcher.
-    public var workers = ProcessInfo.processInfo.activeProcessorCount
+    public var workers = min(ScanOptions.maxWorkers, ProcessInfo.processInfo.activeProcessorCount)
+    /// The most workers a scan takes: past this, threads only add memory and contention.
+    public static let maxWorkers = 256
     /// Blobs waiting for a worker, at most; what bounds memory, whatever the shard's size.
     public var queuedBlobsPerWorker = 64
     /// Raised (by a signal handler) to stop after the work in flight is written.
@@ -43,6 +45,9 @@ public struct ShardResult: Sendable {
     public var status: Status
     public var message: String
     public var counters: RunCounters
+    /// The failure is the machine's, not the shard's (workers could not start): the next shards would
+    /// fail the same way, so the run ends.
+    public var endsRun = false
 }
 
 /// Scans shards from their watermarks: this thread walks the commits and diffs their trees, workers
@@ -118,6 +123,10 @@ public final class ShardScanner {
         } catch let stopped as ScanStopped {
             result.status = .stopped
             result.message = stopped.description
+        } catch let unavailable as WorkersUnavailable {
+            result.status = .failed
+            result.message = unavailable.description
+            result.endsRun = true
         } catch {
             result.status = .failed
             result.message = GitProblem.describe(error)
@@ -166,6 +175,8 @@ private struct CommitWork {
     }
 
     var commit: ObjectID
+    /// The commit's time (seconds since 1970): the upload time of the releases it adds.
+    var time: Int64 = 0
     var entries: [Entry] = []
     var outstanding = 0
     var blobs: [ScannedBlob] = []
@@ -195,6 +206,8 @@ private struct ShardWalk {
     /// The first blob a worker could not read. Its commit never completes, so the watermark stays
     /// before it, while the commits before it are still written as their results come in.
     private var unreadableBlob: ShardProblem?
+    /// The walk's repository, read on this thread for the metadata of releases with findings.
+    private var repository: Repository?
 
     init(scanner: ShardScanner, shardID: Int64, name: String, path: String) {
         self.scanner = scanner
@@ -205,6 +218,7 @@ private struct ShardWalk {
     }
 
     mutating func run(_ repository: Repository, from tip: ObjectID, hiding hidden: [ObjectID]) throws {
+        self.repository = repository
         let commits = try repository.commits(from: tip, hiding: hidden)
         scanner.report(.shardStarted(name: name, commits: commits.count))
         let workerCount = max(1, scanner.options.workers)
@@ -212,16 +226,22 @@ private struct ShardWalk {
         // Room for every job that can be in flight, so a worker never waits on this thread.
         let results = WorkQueue<BlobResult>(capacity: jobs.capacity + workerCount + 1)
         let workers = DispatchGroup()
-        for _ in 0..<workerCount {
+        for index in 0..<workerCount {
             let worker = BlobWorker(
                 repositoryPath: path, ruleSet: scanner.ruleSet, maxBlobSize: scanner.options.maxBlobSize)
             workers.enter()
-            let thread = Thread {
-                worker.run(jobs: jobs, results: results)
+            do {
+                try WorkerThread.start {
+                    worker.run(jobs: jobs, results: results)
+                    workers.leave()
+                }
+            } catch {
+                // Nothing was queued yet: the workers that did start see a closed, empty queue and end.
                 workers.leave()
+                jobs.close()
+                workers.wait()
+                throw WorkersUnavailable(started: index, wanted: workerCount, cause: error)
             }
-            thread.name = "shardscan-worker"
-            thread.start()
         }
 
         var failure: Error?
@@ -239,7 +259,9 @@ private struct ShardWalk {
                     return try repository.commit(parent).tree
                 }
                 let changes = try repository.changes(from: parentTree, to: commit.tree)
-                try enqueue(CommitWork(commit: commitID), index: index, changes: changes, jobs: jobs, results: results)
+                try enqueue(
+                    CommitWork(commit: commitID, time: commit.time), index: index, changes: changes, jobs: jobs,
+                    results: results)
                 while let result = results.tryPop() { try take(result) }
             } catch {
                 failure = error
@@ -340,9 +362,13 @@ private struct ShardWalk {
             let unresolved = work.entries.filter { $0.matchCount == nil && resolved[$0.oid] == nil }.map(\.oid)
             let stored =
                 unresolved.isEmpty ? [:] : try scanner.store.scannedBlobs(unresolved, ruleSetID: scanner.ruleSetID)
+            var withFindings: Set<ReleasePath> = []
             for entry in work.entries {
                 let count = entry.matchCount ?? resolved[entry.oid] ?? stored[entry.oid] ?? 0
                 if count > 0 {
+                    var release = ReleasePath.parse(entry.change.path)
+                    release.innerPath = ""
+                    withFindings.insert(release)
                     batch.locations.append(
                         BlobLocation(
                             oid: entry.oid, release: ReleasePath.parse(entry.change.path), shardPath: entry.change.path,
@@ -350,6 +376,7 @@ private struct ShardWalk {
                             matchCount: count))
                 }
             }
+            batch.releases += releases(of: work, withFindings: withFindings)
             batch.blobs += work.blobs
             work.counters.commits = 1
             batch.counters += work.counters
@@ -371,6 +398,43 @@ private struct ShardWalk {
             pending.removeFirst(pendingHead)
             pendingBase += pendingHead
             pendingHead = 0
+        }
+    }
+
+    /// The release files `work` adds, each with its core metadata when it is among `withFindings`. Metadata that
+    /// cannot be read is noted in the record's problems, never an error: it must not stop the scan.
+    private func releases(of work: CommitWork, withFindings: Set<ReleasePath>) -> [SeenRelease] {
+        var seen: [ReleasePath: SeenRelease] = [:]
+        var metadataEntry: [ReleasePath: (path: String, blob: ObjectID)] = [:]
+        for entry in work.entries {
+            var release = ReleasePath.parse(entry.change.path)
+            guard !release.project.isEmpty else { continue }
+            let inner = release.innerPath
+            release.innerPath = ""
+            if seen[release] == nil { seen[release] = SeenRelease(release: release, uploadedAt: work.time) }
+            if withFindings.contains(release), CoreMetadata.isMetadataPath(inner) {
+                // The shallowest file wins (`PKG-INFO` over `pkg-1.0/PKG-INFO`), then the first by name.
+                if let known = metadataEntry[release], (known.path.count, known.path) <= (inner.count, inner) {
+                    continue
+                }
+                metadataEntry[release] = (inner, entry.change.blob)
+            }
+        }
+        for (release, entry) in metadataEntry {
+            do {
+                let metadata = try repository?.withObjectBytes(entry.blob) { bytes in
+                    CoreMetadata.parse(bytes.prefix(CoreMetadata.maxBytes), source: entry.path)
+                }
+                seen[release]?.metadata = metadata
+            } catch {
+                var metadata = CoreMetadata()
+                metadata.source = entry.path
+                metadata.problems = ["cannot read: \(error)"]
+                seen[release]?.metadata = metadata
+            }
+        }
+        return seen.values.sorted {
+            ($0.release.project, $0.release.filename) < ($1.release.project, $1.release.filename)
         }
     }
 
@@ -424,7 +488,8 @@ private final class BlobWorker: @unchecked Sendable {
             }
             result.scanned = try repository.withObjectBytes(job.blob) { bytes in
                 let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
-                if probe.contains(0) {
+                // UTF-16 and UTF-32 text is full of NULs; its byte-order mark tells it from binary.
+                if probe.contains(0) && UnicodeForm.detect(bytes) == nil {
                     result.counters.blobsBinary = 1
                     return ScannedBlob(oid: oid, size: size, skipped: "binary", findings: [])
                 }

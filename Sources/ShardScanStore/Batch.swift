@@ -11,6 +11,8 @@ public struct Batch: Sendable {
     public var watermark: String?
     public var blobs: [ScannedBlob] = []
     public var locations: [BlobLocation] = []
+    /// Every release file the batch's commits add, with or without findings.
+    public var releases: [SeenRelease] = []
     public var counters = RunCounters()
 
     public init(runID: Int64, shardID: Int64) {
@@ -18,7 +20,23 @@ public struct Batch: Sendable {
         self.shardID = shardID
     }
 
-    public var isEmpty: Bool { watermark == nil && blobs.isEmpty && locations.isEmpty }
+    public var isEmpty: Bool { watermark == nil && blobs.isEmpty && locations.isEmpty && releases.isEmpty }
+}
+
+/// A release file added by a commit: its upload time (the commit's) and, when it has findings, its core metadata.
+public struct SeenRelease: Sendable {
+    /// The release, with an empty inner path.
+    public var release: ReleasePath
+    /// Seconds since 1970 (UTC) of the commit that added it.
+    public var uploadedAt: Int64
+    /// Read only for releases with findings; `nil` when the release holds no metadata file.
+    public var metadata: CoreMetadata?
+
+    public init(release: ReleasePath, uploadedAt: Int64, metadata: CoreMetadata? = nil) {
+        self.release = release
+        self.uploadedAt = uploadedAt
+        self.metadata = metadata
+    }
 }
 
 /// A blob read and scanned (or skipped) for the first time under the current rule set.
@@ -90,6 +108,27 @@ public struct RunCounters: Sendable, Equatable, Codable {
 }
 
 extension Store {
+    /// `seconds` since 1970 as ISO 8601 (UTC), the form every date in the store takes.
+    static func isoDate(_ seconds: Int64) -> String {
+        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+
+    static func insertMetadata(_ metadata: CoreMetadata, releaseID: Int64, _ db: Database) throws {
+        let encoder = JSONEncoder()
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO release_metadata (release_id, source, name, version, author, author_email,
+                    maintainer, maintainer_email, home_page, project_urls, problems)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                releaseID, metadata.source, metadata.name, metadata.version, metadata.author, metadata.authorEmail,
+                metadata.maintainer, metadata.maintainerEmail, metadata.homePage,
+                String(decoding: try encoder.encode(metadata.projectURLs), as: UTF8.self),
+                String(decoding: try encoder.encode(metadata.problems), as: UTF8.self),
+            ])
+    }
+
     static func factsJSON(_ facts: [String: String]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -149,7 +188,11 @@ extension Store {
                         shard_path_bytes)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """)
+            let setUploaded = try db.cachedStatement(
+                sql: "UPDATE release SET uploaded_at = ? WHERE id = ? AND uploaded_at IS NULL")
             var releaseIDs: [ReleasePath: Int64] = [:]
+            var seen: [ReleasePath: SeenRelease] = [:]
+            for release in batch.releases { seen[release.release] = seen[release.release] ?? release }
             for location in batch.locations {
                 var key = location.release
                 key.innerPath = ""
@@ -162,12 +205,27 @@ extension Store {
                     ])
                     id = try Int64.fetchOne(releaseID, arguments: [batch.shardID, key.project, key.filename])!
                     releaseIDs[key] = id
+                    if let release = seen[key] {
+                        try setUploaded.execute(arguments: [Self.isoDate(release.uploadedAt), id])
+                        if let metadata = release.metadata { try Self.insertMetadata(metadata, releaseID: id, db) }
+                    }
                 }
                 try insertProvenance.execute(arguments: [
                     location.oid, id, location.shardPath, location.release.innerPath, location.commit, batch.runID,
                     location.shardPathBytes ?? Data(),
                 ])
                 if db.changesCount > 0 { counters.findingsNew += location.matchCount }
+            }
+
+            let insertProjectRelease = try db.cachedStatement(
+                sql: """
+                    INSERT INTO project_release (project_normalized, version, uploaded_at) VALUES (?, ?, ?)
+                    ON CONFLICT(project_normalized, version) DO UPDATE SET uploaded_at = min(uploaded_at, excluded.uploaded_at)
+                    """)
+            for release in batch.releases where !release.release.project.isEmpty {
+                try insertProjectRelease.execute(arguments: [
+                    release.release.projectNormalized, release.release.version, Self.isoDate(release.uploadedAt),
+                ])
             }
 
             if let watermark = batch.watermark {

@@ -37,6 +37,15 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
     public var facts: [String: String]
     /// The fingerprint's triage (`open` when nobody has triaged it).
     public var status: TriageStatus
+    /// The timeline of this secret in this project (``LeakTimeline``): first and last version that carry it,
+    /// every version that does, in release order, and whether the project's newest release still does.
+    /// `nil` only in rows not read from a store.
+    public var firstVersion: String?
+    public var lastVersion: String?
+    public var versions: [String]?
+    public var stillInLatest: Bool?
+    /// In how many other projects the same secret appears.
+    public var projectsWithSameSecret: Int?
 
     // Not part of the row's JSON: what ``presented(showSecrets:)`` needs to mask every secret in the snippet.
     /// The secret's byte range in its blob.
@@ -58,6 +67,11 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
         case endLine = "end_line"
         case endColumn = "end_column"
         case runID = "run_id"
+        case firstVersion = "first_version"
+        case lastVersion = "last_version"
+        case versions
+        case stillInLatest = "still_in_latest"
+        case projectsWithSameSecret = "projects_with_same_secret"
     }
 
     public init(row: Row) throws {
@@ -293,6 +307,7 @@ extension Store {
                     ORDER BY r.project_normalized, r.version, s.name, p.shard_path, m.line, m."column", f.rule
                     """, arguments: arguments)
             try Self.attachSecretsInBlob(&rows, db)
+            try Self.attachTimelines(&rows, db)
             return rows
         }
     }

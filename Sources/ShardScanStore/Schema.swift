@@ -275,10 +275,51 @@ enum Schema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v6-release-metadata") { db in
+            // Leak timelines and disclosure notices need, per release, when it was uploaded (its commit's date)
+            // and whom it names as author and maintainer; and, per project, its newest release even when that
+            // release has no findings (`project_release`: every release file seen, one row per version), to tell
+            // whether a secret is still in the latest release.
+            try db.execute(
+                sql: """
+                    ALTER TABLE release ADD COLUMN uploaded_at TEXT;
+                    CREATE TABLE release_metadata (
+                        release_id INTEGER PRIMARY KEY REFERENCES release(id),
+                        source TEXT NOT NULL,
+                        name TEXT,
+                        version TEXT,
+                        author TEXT,
+                        author_email TEXT,
+                        maintainer TEXT,
+                        maintainer_email TEXT,
+                        home_page TEXT,
+                        project_urls TEXT NOT NULL DEFAULT '[]',
+                        problems TEXT NOT NULL DEFAULT '[]'
+                    );
+                    CREATE TABLE project_release (
+                        project_normalized TEXT NOT NULL,
+                        version TEXT NOT NULL,
+                        uploaded_at TEXT NOT NULL,
+                        PRIMARY KEY (project_normalized, version)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX finding_by_secret_hash ON finding(secret_hash);
+                    """)
+        }
         return migrator
     }
 
     /// The last migration the queries of read commands (`findings`, `report`, `summary`, `status`) need. Read commands
     /// never migrate, so later migrations must only add what they can do without.
     static let lastNeededByReaders = "v5-sarif-state"
+
+    /// Migrations before ``lastNeededByReaders`` that read commands can do without, so that a store a scan of an
+    /// older shardscan left is still read as it is.
+    static let notNeededByReaders: Set<String> = ["v4-shard-git-directory"]
+
+    /// What a store must have applied for read commands to query it.
+    static var neededByReaders: [String] {
+        let migrations = migrator.migrations
+        let last = migrations.firstIndex(of: lastNeededByReaders)!
+        return migrations[...last].filter { !notNeededByReaders.contains($0) }
+    }
 }

@@ -171,8 +171,7 @@ public final class Store: Sendable {
             throw StoreError(
                 "store \(path) was written by a newer shardscan (migration \(unknown)); upgrade shardscan")
         }
-        let needed = migrations.prefix { $0 != Schema.lastNeededByReaders } + [Schema.lastNeededByReaders]
-        if let missing = needed.first(where: { !applied.contains($0) }) {
+        if let missing = Schema.neededByReaders.first(where: { !applied.contains($0) }) {
             throw StoreError(
                 "store \(path) was written by an older shardscan (migration \(missing) not applied); "
                     + "a scan with this shardscan upgrades it")

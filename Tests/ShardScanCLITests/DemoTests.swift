@@ -37,6 +37,14 @@ import Testing
         #expect(table.contains("scope=projects projects=flask-login-demo"), "\(table)")
         #expect(!table.contains("pypi-AgEI"))  // redacted: the token never leaves unasked
         #expect(result.stdout.contains("acme-utils"))
+        // The walk-through ends with the disclosure notice for the project whose upload token leaked.
+        #expect(result.stdout.contains("disclose --db \(db) --project Flask_Login_Demo"))
+        let notice = try CLI.run(["disclose", "--db", db, "--project", "Flask_Login_Demo"])
+        #expect(notice.status == 0, "\(notice.stderr)")
+        #expect(notice.stdout.contains("maintainer@example.invalid"))
+        #expect(notice.stdout.contains("scope=projects projects=flask-login-demo"))
+        #expect(notice.stdout.contains("Revoke the token in your PyPI account settings"))
+        #expect(!notice.stdout.contains("pypi-AgEI"))
         // A second run rebuilds the demo from scratch.
         #expect(try CLI.run(["demo", folder.path]).status == 0)
     }

@@ -468,7 +468,10 @@ import Testing
 
     // MARK: Bad rules
 
-    @Test func badRulesAreReportedAndTheOthersStillFindTheirSecrets() throws {
+    /// A rule that does not compile stops the scan before it starts (exit 2, nothing scanned: a blob
+    /// recorded as scanned without it would never be scanned by it); once it is removed, a rule that hits
+    /// the backtracking budget is a counted warning and the others find their secrets.
+    @Test func badRulesStopTheScanAndASlowRuleIsACountedWarning() throws {
         let rules =
             Self.rules + "\n" + """
                   - id: broken.unbalanced
@@ -498,14 +501,21 @@ import Testing
             reference: "refs/heads/code")
 
         let db = path("s.sqlite")
-        let result = try CLI.run(["scan", "--db", db, "--rules", rulesFile, path("mirror")])
-        print("bad rules:\n\(result.stderr)")
-        #expect(result.status == 1, "\(result.stderr)")
+        let refused = try CLI.run(["scan", "--db", db, "--rules", rulesFile, path("mirror")])
+        print("bad rules:\n\(refused.stderr)")
+        #expect(refused.status == 2, "\(refused.stderr)")
         #expect(
-            result.stderr.contains(
+            refused.stderr.contains(
                 "\(rulesFile):\(brokenLine): error: rule broken.unbalanced: pattern does not compile"),
-            "\(result.stderr)")
-        #expect(result.stderr.contains("(rule skipped)"))
+            "\(refused.stderr)")
+        #expect(refused.stderr.contains("nothing was scanned"))
+
+        let withoutBroken = rules.replacingOccurrences(
+            of: "  - id: broken.unbalanced\n    name: Does not compile\n    pattern: '(?<secret>[a-z'\n", with: "")
+        #expect(withoutBroken != rules)
+        try withoutBroken.write(toFile: rulesFile, atomically: true, encoding: .utf8)
+        let result = try CLI.run(["scan", "--db", db, "--rules", rulesFile, path("mirror")])
+        #expect(result.status == 1, "\(result.stderr)")
         let warning = result.stderr.split(separator: "\n").first { $0.contains("rule slow.backtracking") }
         #expect(warning?.contains(blob.hex) == true, "\(result.stderr)")
         #expect(warning?.contains("match limit") == true, "\(result.stderr)")

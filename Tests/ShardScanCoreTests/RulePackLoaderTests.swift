@@ -94,6 +94,48 @@ import Testing
         #expect(loaded.errors.contains { $0.location.file.hasSuffix("c.yaml") })
     }
 
+    @Test func misspeltFieldIsAnErrorWithASuggestion() throws {
+        let yaml = """
+            rules:
+              - id: demo.token
+                name: Demo token
+                pattern: 'demo_(?<secret>[a-z0-9]{8})'
+                min_entrpy: 3.0
+            """
+        let pack = RulePackLoader.parse(yaml, file: "typo.yaml")
+        #expect(pack.rules.isEmpty)
+        let error = try #require(pack.errors.first)
+        #expect(
+            error.description
+                == "typo.yaml:5: error: rule demo.token: unknown field `min_entrpy`; did you mean `min_entropy`?")
+        let far = RulePackLoader.parse(yaml.replacingOccurrences(of: "min_entrpy", with: "colour"), file: "f.yaml")
+        #expect(far.errors.first?.message == "unknown field `colour`")
+    }
+
+    @Test func duplicateKeyNamesTheRepeatLineAndRule() throws {
+        let yaml = """
+            rules:
+              - id: first.rule
+                name: First
+                pattern: '(a)'
+              - id: demo.token
+                name: Demo token
+                min_entropy: 3.0
+                pattern: 'demo_(?<secret>[a-z0-9]{8})'
+                min_entropy: 1.0
+                keywords: [demo_]
+            """
+        let pack = RulePackLoader.parse(yaml, file: "dup.yaml")
+        #expect(pack.rules.isEmpty)
+        #expect(pack.errors.count == 1)
+        let error = try #require(pack.errors.first)
+        #expect(error.location == SourceLocation(file: "dup.yaml", line: 9))
+        #expect(error.ruleID == "demo.token")
+        #expect(error.message.hasPrefix("duplicate key `min_entropy` (first at line 7)"))
+        // The message is one line: no dump of the file.
+        #expect(!error.description.contains("\n"))
+    }
+
     @Test(arguments: [
         ("pypi.upload-token", true), ("aws.access-key-id", true), ("a.b.c", true), ("single", false),
         ("Upper.case", false), ("a..b", false), ("a.-b", false), ("a.b_c", false),
