@@ -12,7 +12,7 @@ struct Demo: AsyncParsableCommand {
 
     @OptionGroup var rules: RuleOptions
 
-    @Argument(help: "Where to build the demo.")
+    @Argument(help: "Where to build the demo.", completion: .directory)
     var directory = "shardscan-demo"
 
     static let marker = ".shardscan-demo"

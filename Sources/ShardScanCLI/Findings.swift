@@ -15,16 +15,17 @@ struct Findings: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var secrets: SecretOptions
 
-    @Option(help: "Only this project.")
+    @Option(help: "Only this project.", completion: Completions.projects)
     var project: String?
 
-    @Option(help: "Only this version (with or without --project).")
-    var version: String?
+    // Not `--version`: that is the tool's own version, which a filter of the same name would hide.
+    @Option(help: "Only this release version (with or without --project).")
+    var releaseVersion: String?
 
-    @Option(help: "Only this rule id.")
+    @Option(help: "Only this rule id.", completion: Completions.ruleIDs)
     var rule: String?
 
-    @Option(help: "Only this shard.")
+    @Option(help: "Only this shard.", completion: Completions.shards)
     var shard: String?
 
     @Option(help: "Only the places recorded by this run.")
@@ -69,7 +70,8 @@ struct Findings: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var query = FindingQuery(project: project, version: version, rule: rule, shard: shard, runID: run, since: since)
+        var query = FindingQuery(
+            project: project, version: releaseVersion, rule: rule, shard: shard, runID: run, since: since)
         query.statuses = status.flatMap(Self.statuses)
         query.minConfidence = minConfidence
         query.minSeverity = severity

@@ -29,7 +29,9 @@ struct MirrorSyncCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Option(help: ArgumentHelp("The shard list: a file, file:// URL or http(s) URL.", valueName: "file-or-url"))
+    @Option(
+        help: ArgumentHelp("The shard list: a file, file:// URL or http(s) URL.", valueName: "file-or-url"),
+        completion: .file())
     var list: String
 
     @Option(help: "How many shards at the end of the list are open (still growing) and fetched every time.")
@@ -56,7 +58,7 @@ struct MirrorSyncCommand: AsyncParsableCommand {
     @Flag(help: "No progress; the report and errors only (also passed to the scan).")
     var quiet = false
 
-    @Argument(help: "The mirror root: one bare repository per shard is kept directly under it.")
+    @Argument(help: "The mirror root: one bare repository per shard is kept directly under it.", completion: .directory)
     var root: String
 
     @Argument(parsing: .postTerminator, help: "With --scan, options for `shardscan scan`, after `--`.")
@@ -79,6 +81,7 @@ struct MirrorSyncCommand: AsyncParsableCommand {
     /// The command line of the scan that `--scan` runs.
     var scanArguments: [String] {
         ["--db", store.path, "--branch", branch] + (quiet && !scanOptions.contains("--quiet") ? ["--quiet"] : [])
+            + (format == .json ? ["--summary-on-stderr"] : [])
             + scanOptions + ["--", root]
     }
 

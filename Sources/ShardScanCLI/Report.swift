@@ -30,7 +30,7 @@ struct Report: AsyncParsableCommand {
     @Option(help: "The findings recorded by runs started on or after this date (YYYY-MM-DD or ISO 8601, UTC).")
     var since: String?
 
-    @Option(help: "Every finding of this project (matched the PEP 503 way).")
+    @Option(help: "Every finding of this project (matched the PEP 503 way).", completion: Completions.projects)
     var project: String?
 
     @Flag(help: "Every finding in the store.")
@@ -48,10 +48,10 @@ struct Report: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "With --open: one SARIF file per shard whose state changed since its last delivery, into this folder.",
-            valueName: "folder"))
+            valueName: "folder"), completion: .directory)
     var sarifDir: String?
 
-    @Option(help: ArgumentHelp("Write here instead of standard output.", valueName: "file"))
+    @Option(help: ArgumentHelp("Write here instead of standard output.", valueName: "file"), completion: .file())
     var output: String?
 
     func validate() throws {

@@ -8,7 +8,7 @@ struct RuleOptions: ParsableArguments {
         name: .customLong("rules"),
         help: ArgumentHelp(
             "A rule pack file or folder; repeat for more. Default: $SHARDSCAN_RULES, else ./Rules, else the Rules folder of the checkout the binary was built in.",
-            valueName: "path"))
+            valueName: "path"), completion: .file())
     var paths: [String] = []
 
     /// The packs to load: the given paths, or the default folder.

@@ -13,7 +13,7 @@ struct RulesCheck: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "Rule pack files or folders (default: the Rules folder).")
+    @Argument(help: "Rule pack files or folders (default: the Rules folder).", completion: .file())
     var paths: [String] = []
 
     func run() async throws {

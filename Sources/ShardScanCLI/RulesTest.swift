@@ -10,10 +10,10 @@ struct RulesTest: AsyncParsableCommand {
         discussion: "Prints one line per failure and ends with 'N passed, N failed'."
     )
 
-    @Argument(help: "Rule pack files or folders (default: the Rules folder).")
+    @Argument(help: "Rule pack files or folders (default: the Rules folder).", completion: .file())
     var paths: [String] = []
 
-    @Option(help: "Test only the rule with this id.")
+    @Option(help: "Test only the rule with this id.", completion: Completions.ruleIDs)
     var rule: String?
 
     func run() async throws {

@@ -35,25 +35,25 @@ struct Scan: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "Also deliver, as a JSON report to this file, every place recorded since the last JSON delivery.",
-            valueName: "file"))
+            valueName: "file"), completion: .file())
     var json: String?
 
     @Option(
         help: ArgumentHelp(
             "Also deliver, as JSON Lines to this file, every place recorded since the last JSON Lines delivery.",
-            valueName: "file"))
+            valueName: "file"), completion: .file())
     var jsonl: String?
 
     @Option(
         help: ArgumentHelp(
             "Also write the state of every shard with findings as SARIF 2.1.0 (as report --open): open findings as results, triaged ones suppressed.",
-            valueName: "file"))
+            valueName: "file"), completion: .file())
     var sarif: String?
 
     @Option(
         help: ArgumentHelp(
             "Also write one SARIF file per shard whose state changed since its last delivery, for one upload each.",
-            valueName: "folder"))
+            valueName: "folder"), completion: .directory)
     var sarifDir: String?
 
     // Unconditional, so that `--jobs -3` reaches validate() and is refused for what it is rather than
@@ -66,8 +66,12 @@ struct Scan: AsyncParsableCommand {
     @Option(help: .hidden)
     var batchCommits = ScanOptions().batchCommits
 
-    @Flag(help: "No progress or summary; warnings and errors only.")
+    @Flag(help: "Nothing on standard error but warnings and errors; the summary still goes to standard output.")
     var quiet = false
+
+    /// For `mirror sync --format json --scan`, whose standard output is one JSON document.
+    @Flag(help: .hidden)
+    var summaryOnStderr = false
 
     @Option(help: "What makes the scan exit 1: new-secrets, new-places or never.")
     var failOn: FailOn = .newSecrets
@@ -78,7 +82,7 @@ struct Scan: AsyncParsableCommand {
     @Flag(help: "Exit 0 even when there is something new (the same as --fail-on never).")
     var exitZero = false
 
-    @Argument(help: "Mirror roots, shard repositories, or many-remote repositories.")
+    @Argument(help: "Mirror roots, shard repositories, or many-remote repositories.", completion: .directory)
     var paths: [String]
 
     func validate() throws {
@@ -112,7 +116,7 @@ struct Scan: AsyncParsableCommand {
             exitCode = try runScan(
                 sources: ShardLocator.locate(paths, branch: branch), store: openStore, ruleSet: ruleSet,
                 options: options, quiet: quiet, reports: [(.json, json), (.jsonl, jsonl), (.sarif, sarif)],
-                sarifDir: sarifDir,
+                sarifDir: sarifDir, summaryOnStderr: summaryOnStderr,
                 showSecrets: secrets.showSecrets, failOn: exitZero ? .never : failOn, minConfidence: minConfidence)
         } catch {
             // The store failed under the scan (disk full, read-only): exit 2, never 1 ("new findings").
@@ -127,7 +131,8 @@ struct Scan: AsyncParsableCommand {
 /// 1 something new, 2 errors).
 func runScan(
     sources: [ShardSource], store: Store, ruleSet: RuleSet, options: ScanOptions, quiet: Bool,
-    reports: [(ReportFormat, String?)] = [], sarifDir: String? = nil, showSecrets: Bool = false,
+    reports: [(ReportFormat, String?)] = [], sarifDir: String? = nil, summaryOnStderr: Bool = false,
+    showSecrets: Bool = false,
     failOn: FailOn = .newSecrets,
     minConfidence: Confidence = .low
 ) throws -> Int32 {
@@ -135,9 +140,13 @@ func runScan(
     let summary = try MirrorScan(store: store, ruleSet: ruleSet, options: options).run(sources) {
         progress.handle($0)
     }
-    if !quiet {
-        printError(ScanProgress.summary(summary, byRule: try store.findingCountsByRule(runID: summary.runID)))
-    }
+    // The summary is the scan's result, so it goes to standard output (`scan > summary.txt`), even with --quiet.
+    let say: (String) -> Void = summaryOnStderr ? { printError($0) } : { print($0) }
+    say(
+        ScanProgress.summary(
+            summary, byRule: try store.findingCountsByRule(runID: summary.runID),
+            width: TerminalWidth.of(summaryOnStderr ? STDERR_FILENO : STDOUT_FILENO)
+        ).dropLastNewline())
     // Rendered from the store, through the same code as `shardscan report --new` and `report --open`.
     for case (let format, let path?) in reports {
         if format == .sarif {
@@ -162,8 +171,8 @@ func runScan(
     }
     if !summary.failedShards.isEmpty { return 2 }
     let counts = try store.newFindingCounts(runID: summary.runID, minConfidence: minConfidence)
-    if !quiet && (counts.secrets > 0 || counts.places > 0) {
-        printError("new and untriaged: \(counts.secrets) secrets, \(counts.places) places")
+    if counts.secrets > 0 || counts.places > 0 {
+        say("new and untriaged: \(counts.secrets) secrets, \(counts.places) places")
     }
     return failOn.fails(counts) ? 1 : 0
 }

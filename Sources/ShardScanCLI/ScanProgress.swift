@@ -6,7 +6,8 @@ import ShardScanStore
     import Glibc
 #endif
 
-/// Shows a scan's progress on standard error: one updating line on a terminal, plain log lines otherwise.
+/// Shows a scan's progress on standard error: one line redrawn in place on a terminal (cut to its width, so that
+/// it never wraps and leaves a fragment behind), and one plain line per shard otherwise (a log file gets no `\r`).
 final class ScanProgress: @unchecked Sendable {
     private let quiet: Bool
     private let isTerminal = isatty(STDERR_FILENO) == 1
@@ -26,32 +27,38 @@ final class ScanProgress: @unchecked Sendable {
         case .warning(let message):
             clearLine()
             printError("warning: \(terminalSafe(message))")
-        case .shardStarted(let name, let commits):
+        case .shardStarted:
             shardStart = Date()
-            if !quiet && !isTerminal { printError("\(terminalSafe(name)): \(commits) new commits") }
         case .progress(let name, let done, let total, let counters):
-            guard !quiet else { return }
-            let seconds = max(Date().timeIntervalSince(shardStart), 0.001)
-            let rate = Double(counters.bytesScanned) / 1_048_576 / seconds
-            let text =
-                "\(terminalSafe(name)): \(done)/\(total) commits, \(counters.blobsNew) new blobs, \(counters.blobsSeen) seen, "
-                + "\(megabytes(counters.bytesScanned)) MB at \(String(format: "%.1f", rate)) MB/s, \(counters.findingsNew) findings"
-            if isTerminal {
-                guard Date().timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
-                lastDraw = Date()
-                FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
-                lineShown = true
-            } else if done == total {
-                printError(text)
-            }
+            guard !quiet && isTerminal else { return }
+            guard Date().timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
+            lastDraw = Date()
+            let text = Self.line(
+                name: name, commits: "\(done)/\(total)", counters: counters,
+                seconds: Date().timeIntervalSince(shardStart))
+            // One column short of the width: a line that fills the last column makes some terminals wrap.
+            let width = max(TerminalWidth.of(STDERR_FILENO) - 1, 20)
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + shortened(text, to: width)).utf8))
+            lineShown = true
         case .shardFinished(let result):
             clearLine()
             if result.status == .failed {
                 printError("error: shard \(terminalSafe(result.name)) failed: \(terminalSafe(result.message))")
             } else if !quiet && !isTerminal {
-                printError("\(terminalSafe(result.name)): \(result.status.rawValue)")
+                printError(
+                    Self.line(
+                        name: result.name, commits: "\(result.counters.commits)", counters: result.counters,
+                        seconds: Date().timeIntervalSince(shardStart))
+                        + ", \(result.status.rawValue)")
             }
         }
+    }
+
+    /// What a shard has done so far: `name: N new blobs, …`.
+    static func line(name: String, commits: String, counters: RunCounters, seconds: TimeInterval) -> String {
+        let rate = Double(counters.bytesScanned) / 1_048_576 / max(seconds, 0.001)
+        return "\(terminalSafe(name)): \(commits) commits, \(counters.blobsNew) new blobs, \(counters.blobsSeen) seen, "
+            + "\(megabytes(counters.bytesScanned)) MB at \(String(format: "%.1f", rate)) MB/s, \(counters.findingsNew) findings"
     }
 
     private func clearLine() {
@@ -61,15 +68,10 @@ final class ScanProgress: @unchecked Sendable {
         }
     }
 
-    /// The table printed after a scan.
-    static func summary(_ summary: MirrorScan.Summary, byRule: [(rule: String, count: Int)]) -> String {
-        var lines: [String] = []
-        let header = ["SHARD", "STATUS", "COMMITS", "NEW BLOBS", "SEEN", "SKIPPED", "MB", "FINDINGS"]
-        let widths = [22, 11, 8, 10, 8, 8, 9, 8]
-        func row(_ cells: [String]) -> String {
-            zip(cells, widths).map { padded($0, $1) }.joined(separator: " ")
-        }
-        lines.append(row(header))
+    /// The table printed after a scan, laid out for `width` columns.
+    static func summary(_ summary: MirrorScan.Summary, byRule: [(rule: String, count: Int)], width: Int) -> String {
+        var table = TextTable(
+            headers: ["SHARD", "STATUS", "COMMITS", "NEW BLOBS", "SEEN", "SKIPPED", "MB", "FINDINGS"], shrinkable: [0])
         func cells(_ name: String, _ status: String, _ c: RunCounters) -> [String] {
             [
                 name, status, "\(c.commits)", "\(c.blobsNew)", "\(c.blobsSeen)", "\(c.blobsBinary + c.blobsTooLarge)",
@@ -77,17 +79,19 @@ final class ScanProgress: @unchecked Sendable {
             ]
         }
         for shard in summary.shards {
-            lines.append(row(cells(terminalSafe(shard.name), shard.status.rawValue, shard.counters)))
+            table.rows.append(cells(terminalSafe(shard.name), shard.status.rawValue, shard.counters))
         }
-        lines.append(row(cells("total (run \(summary.runID))", "", summary.counters)))
+        table.rows.append(cells("total (run \(summary.runID))", "", summary.counters))
+        var output = table.render(width: width)
         if !byRule.isEmpty {
-            lines.append("")
-            lines.append("NEW FINDINGS BY RULE")
-            for (rule, count) in byRule { lines.append("  \(padded(terminalSafe(rule), 40)) \(count)") }
+            var rules = TextTable(headers: ["NEW FINDINGS BY RULE", "COUNT"], shrinkable: [0])
+            rules.rows = byRule.map { ["  " + terminalSafe($0.rule), "\($0.count)"] }
+            output += "\n" + rules.render(width: width)
         }
         if summary.counters.ruleFailures > 0 {
-            lines.append("\(summary.counters.ruleFailures) rule failures (a PCRE2 limit was hit; see warnings above)")
+            output +=
+                "\(summary.counters.ruleFailures) rule failures (a PCRE2 limit was hit; see the warnings on stderr)\n"
         }
-        return lines.joined(separator: "\n")
+        return output
     }
 }

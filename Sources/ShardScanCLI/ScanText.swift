@@ -19,7 +19,9 @@ struct ScanText: AsyncParsableCommand {
     @Flag(help: "Print secrets in full instead of redacted.")
     var showSecrets = false
 
-    @Argument(help: "The file to scan; - for standard input. Its path is what the rules' `paths` globs see.")
+    @Argument(
+        help: "The file to scan; - for standard input. Its path is what the rules' `paths` globs see.",
+        completion: .file())
     var file: String = "-"
 
     enum TextFormat: String, ExpressibleByArgument, CaseIterable {
@@ -54,18 +56,19 @@ struct ScanText: AsyncParsableCommand {
                 ruleFailures: outcome.failures)
             print(try jsonText(report))
         case .table:
+            var table = TextTable(
+                headers: ["WHERE", "RULE", "SEVERITY", "SECRET", "FACTS"], shrinkable: [0, 1, 3], shrinkFirst: [4])
             for finding in outcome.findings {
                 let rule = rulesByID[finding.ruleID]
-                let location = "\(terminalSafe(file)):\(finding.line):\(finding.column)"
                 let shown = finding.presented(
                     kind: rule?.kind ?? .secret, secrets: secrets, showSecrets: showSecrets
                 ).match
-                let facts = terminalSafe(factsSummary(finding.facts))
-                print(
-                    "\(padded(location, 28)) \(padded(terminalSafe(finding.ruleID), 30)) "
-                        + "\(padded(rule?.severity.rawValue ?? "", 8)) \(terminalSafe(shown))"
-                        + (facts.isEmpty ? "" : "  \(facts)"))
+                table.rows.append([
+                    "\(terminalSafe(file)):\(finding.line):\(finding.column)", terminalSafe(finding.ruleID),
+                    rule?.severity.rawValue ?? "", terminalSafe(shown), terminalSafe(factsSummary(finding.facts)),
+                ])
             }
+            print(table.render(width: TerminalWidth.of()), terminator: "")
             printError("\(outcome.findings.count) findings in \(data.count) bytes from \(ruleSet.rules.count) rules")
         }
         for failure in outcome.failures { printError("warning: \(failure)") }

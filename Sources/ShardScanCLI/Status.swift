@@ -16,7 +16,7 @@ struct Status: AsyncParsableCommand {
             "Forget this shard: its watermark, its outcomes in past runs, its releases and the places of findings "
                 + "in them. Findings and scanned blobs stay; a finding seen only in this shard is listed again, "
                 + "with its places, when a scan meets its blob again. Takes the store's lock, like scan.",
-            valueName: "shard"))
+            valueName: "shard"), completion: Completions.shards)
     var forget: String?
 
     func validate() throws {
@@ -26,34 +26,48 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         if let forget { return try forgetShard(forget) }
         let store = try store.open()
-        let shards = try store.shards()
-        print("SHARDS (\(shards.count))")
-        for shard in shards {
-            let watermark = shard.watermark.map { String($0.prefix(12)) } ?? "(never scanned)"
-            var line =
-                "  \(padded(terminalSafe(shard.name), 22)) \(padded(watermark, 15)) \(padded(shard.lastStatus ?? "-", 12))"
-            line += " \(shard.reference.isEmpty ? "-" : terminalSafe(shard.reference))  \(terminalSafe(shard.path))"
-            print(line)
+        print(
+            try Self.render(shards: store.shards(), runs: store.runs(limit: runs), width: TerminalWidth.of()),
+            terminator: "")
+    }
+
+    /// The two tables `status` prints, laid out for `width` columns.
+    static func render(shards: [ShardRecord], runs: [RunRecord], width: Int) -> String {
+        var output = "SHARDS (\(shards.count))\n"
+        var shardTable = TextTable(
+            headers: ["NAME", "WATERMARK", "STATUS", "REFERENCE", "PATH"], shrinkable: [0, 3, 4], indent: "  ")
+        var messages: [Int: String] = [:]
+        for (index, shard) in shards.enumerated() {
+            shardTable.rows.append([
+                terminalSafe(shard.name), shard.watermark.map { String($0.prefix(12)) } ?? "(never scanned)",
+                shard.lastStatus ?? "-", shard.reference.isEmpty ? "-" : terminalSafe(shard.reference),
+                terminalSafe(shard.path),
+            ])
             if shard.lastStatus == "failed" || shard.lastStatus == "missing", let message = shard.lastMessage {
-                print("      \(terminalSafe(message))")
+                messages[index] = terminalSafe(message)
             }
         }
-        print("RUNS")
-        print(
-            "  "
-                + ["ID", "STARTED", "STATUS", "SHARDS", "COMMITS", "NEW BLOBS", "SEEN", "SKIPPED", "MB", "FINDINGS"].map
-            {
-                padded($0, 10)
-            }.joined(separator: " "))
-        for run in try store.runs(limit: runs) {
-            let c = run.counters
-            let cells = [
-                "\(run.id)", String(run.startedAt.prefix(19)), run.status, "\(run.shards)/\(run.shardsFailed) failed",
-                "\(c.commits)", "\(c.blobsNew)", "\(c.blobsSeen)", "\(c.blobsBinary + c.blobsTooLarge)",
-                megabytes(c.bytesScanned), "\(c.findingsNew)",
-            ]
-            print("  " + cells.map { padded($0, 10) }.joined(separator: " "))
+        output += shardTable.render(width: width)
+        // A failure's message is prose: wrapped under the table rather than squeezed into a column.
+        for (index, message) in messages.sorted(by: { $0.key < $1.key }) {
+            output += "  \(shardTable.rows[index][0]):\n"
+            output += wrapped(message, width: width, indent: "      ").joined(separator: "\n") + "\n"
         }
+        output += "RUNS\n"
+        var runTable = TextTable(
+            headers: [
+                "ID", "STARTED", "STATUS", "SHARDS", "FAILED", "COMMITS", "NEW BLOBS", "SEEN", "SKIPPED", "MB",
+                "FINDINGS",
+            ], indent: "  ")
+        for run in runs {
+            let c = run.counters
+            runTable.rows.append([
+                "\(run.id)", String(run.startedAt.prefix(16)).replacingOccurrences(of: "T", with: " "), run.status,
+                "\(run.shards)", "\(run.shardsFailed)", "\(c.commits)", "\(c.blobsNew)", "\(c.blobsSeen)",
+                "\(c.blobsBinary + c.blobsTooLarge)", megabytes(c.bytesScanned), "\(c.findingsNew)",
+            ])
+        }
+        return output + runTable.render(width: width)
     }
 }
 

@@ -4,7 +4,7 @@ import ShardScanStore
 
 /// `--db`, shared by every command that reads or writes the store.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .customLong("db"), help: ArgumentHelp("The SQLite store.", valueName: "path"))
+    @Option(name: .customLong("db"), help: ArgumentHelp("The SQLite store.", valueName: "path"), completion: .file())
     var path = "shardscan.sqlite"
 
     func validate() throws {

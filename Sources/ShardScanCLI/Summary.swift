@@ -33,31 +33,31 @@ struct Summary: AsyncParsableCommand {
         case .json:
             print(try jsonText(summary))
         case .table:
-            print(Self.table(summary, top: top), terminator: "")
+            print(Self.table(summary, top: top, width: TerminalWidth.of()), terminator: "")
         }
     }
 
-    static func table(_ summary: StoreSummary, top: Int) -> String {
-        var lines = [
-            "\(summary.findings) findings at \(summary.places) places: \(summary.open) open, \(summary.triaged) triaged"
-        ]
+    /// The table form, laid out for `width` columns.
+    static func table(_ summary: StoreSummary, top: Int, width: Int) -> String {
+        var output =
+            "\(summary.findings) findings at \(summary.places) places: \(summary.open) open, \(summary.triaged) triaged\n"
         func section(_ title: String, _ counts: [StoreSummary.Count], limit: Int? = nil) {
             guard !counts.isEmpty else { return }
             let shown = limit.map { Array(counts.prefix($0)) } ?? counts
             let more = counts.count > shown.count ? " (top \(shown.count) of \(counts.count))" : ""
-            lines.append("")
-            lines.append("\(padded(title + more, 40)) \(padded("FINDINGS", 9)) \(padded("OPEN", 9)) PLACES")
+            var table = TextTable(headers: [title + more, "FINDINGS", "OPEN", "PLACES"], shrinkable: [0])
             for count in shown {
-                lines.append(
-                    "  \(padded(terminalSafe(count.name), 38)) \(padded("\(count.findings)", 9)) \(padded("\(count.open)", 9)) \(count.places)"
-                )
+                table.rows.append([
+                    "  " + terminalSafe(count.name), "\(count.findings)", "\(count.open)", "\(count.places)",
+                ])
             }
+            output += "\n" + table.render(width: width)
         }
         section("STATUS", summary.byStatus)
         section("KIND", summary.byKind)
         section("RULE", summary.byRule, limit: top)
         section("SHARD", summary.byShard, limit: top)
         section("PROJECT", summary.byProject, limit: top)
-        return lines.joined(separator: "\n") + "\n"
+        return output
     }
 }

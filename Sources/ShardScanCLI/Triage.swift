@@ -40,10 +40,10 @@ struct TriageSet: AsyncParsableCommand {
     @Option(help: "Who decided (default: $USER).")
     var by: String?
 
-    @Option(help: "Every finding of this rule id.")
+    @Option(help: "Every finding of this rule id.", completion: Completions.ruleIDs)
     var rule: String?
 
-    @Option(help: "Every finding of this project (matched the PEP 503 way).")
+    @Option(help: "Every finding of this project (matched the PEP 503 way).", completion: Completions.projects)
     var project: String?
 
     @Argument(help: "Fingerprints or unique prefixes of at least 8 hex digits.")
@@ -99,7 +99,7 @@ struct TriageExport: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Option(help: ArgumentHelp("Write here instead of standard output.", valueName: "file"))
+    @Option(help: ArgumentHelp("Write here instead of standard output.", valueName: "file"), completion: .file())
     var output: String?
 
     func run() async throws {
@@ -122,7 +122,7 @@ struct TriageImport: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Argument(help: "A file written by `shardscan triage export`; - for standard input.")
+    @Argument(help: "A file written by `shardscan triage export`; - for standard input.", completion: .file())
     var file: String
 
     func run() async throws {

@@ -23,7 +23,11 @@ enum CLI {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    static func run(_ arguments: [String], stdin: String? = nil, in directory: URL? = nil) throws -> Result {
+    /// Runs the binary with `environment` over this process's. Unless `environment` says otherwise, `COLUMNS` is
+    /// wide, so that tests reading a table's content see every cell whole; the layout tests set it themselves.
+    static func run(
+        _ arguments: [String], stdin: String? = nil, in directory: URL? = nil, environment: [String: String] = [:]
+    ) throws -> Result {
         // Output goes to files, not pipes, so a chatty child can never block on a full pipe.
         let scratch = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -34,6 +38,8 @@ enum CLI {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["COLUMNS": "1000"]) { $1 }
+            .merging(environment) { $1 }
         process.currentDirectoryURL = directory ?? packageRoot
         process.standardOutput = try FileHandle(forWritingTo: outURL)
         process.standardError = try FileHandle(forWritingTo: errURL)

@@ -519,7 +519,7 @@ import Testing
         let warning = result.stderr.split(separator: "\n").first { $0.contains("rule slow.backtracking") }
         #expect(warning?.contains(blob.hex) == true, "\(result.stderr)")
         #expect(warning?.contains("match limit") == true, "\(result.stderr)")
-        #expect(result.stderr.contains("1 rule failures"), "\(result.stderr)")
+        #expect(result.stdout.contains("1 rule failures"), "\(result.stdout)")  // the summary, on stdout
 
         let store = try Store(path: db)
         #expect(try store.runs(limit: 1).first?.counters.ruleFailures == 1)

@@ -36,7 +36,9 @@ import Testing
 
         let first = try CLI.run(["scan", "--db", db, "--rules", rules, "--json", json, mirror])
         #expect(first.status == 1, "\(first.stderr)")
-        #expect(first.stderr.contains("NEW FINDINGS BY RULE"))
+        // The summary is the scan's result: on stdout, so that `scan > summary.txt` keeps it.
+        #expect(first.stdout.contains("NEW FINDINGS BY RULE"), "\(first.stdout)")
+        #expect(!first.stderr.contains("NEW FINDINGS BY RULE"), "\(first.stderr)")
         let document =
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
         let rows = try #require(document?["findings"] as? [[String: Any]])
