@@ -109,7 +109,9 @@ public enum SARIFReport {
             rows = Array(rows.prefix(maxResultsPerRun))
         }
         var data = try encode(
-            run(shard: shard, rows: rows, input: input, toolVersion: toolVersion, showSecrets: showSecrets, notes: notes))
+            run(
+                shard: shard, rows: rows, input: input, toolVersion: toolVersion, showSecrets: showSecrets, notes: notes
+            ))
         while data.count > maxFileBytes && !rows.isEmpty {
             // One run (one category) cannot be split across files: a later upload of the same category
             // would replace the earlier one. Cut the least severe results instead, and say so.

@@ -181,7 +181,9 @@ import Testing
 
         let descriptors = ((run["tool"] as! [String: Any])["driver"] as! [String: Any])["rules"] as! [[String: Any]]
         let help = Dictionary(
-            uniqueKeysWithValues: descriptors.map { ($0["id"] as! String, ($0["help"] as! [String: Any])["text"] as! String) })
+            uniqueKeysWithValues: descriptors.map {
+                ($0["id"] as! String, ($0["help"] as! [String: Any])["text"] as! String)
+            })
         #expect(help["github.pat-classic"]?.contains("rotate") == true)
         #expect(help["content.exec-decoded"]?.contains("rotate") == false)
         #expect(help["content.exec-decoded"]?.contains("report the project to PyPI") == true)

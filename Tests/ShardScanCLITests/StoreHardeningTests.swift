@@ -370,7 +370,9 @@ import Testing
         #expect(noRoot.status == 2, "\(noRoot.stderr)")
         #expect(noRoot.stderr.contains("Missing expected argument"), "\(noRoot.stderr)")
         let noJobs = try CLI.run(["scan", "--db", db, "--jobs", "0", mirror])
-        #expect(noJobs.status == 2 && noJobs.stderr.contains("--jobs must be a number of threads from 1 to"), "\(noJobs.stderr)")
+        #expect(
+            noJobs.status == 2 && noJobs.stderr.contains("--jobs must be a number of threads from 1 to"),
+            "\(noJobs.stderr)")
         let badFormat = try CLI.run(["findings", "--db", db, "--format", "xml"])
         #expect(badFormat.status == 2, "\(badFormat.stderr)")
         let unknownOption = try CLI.run(["status", "--no-such-option"])
