@@ -133,42 +133,33 @@ struct Report: AsyncParsableCommand {
     }
 }
 
-/// Report formats.
-enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
-    case sarif, json, jsonl
-}
+extension ReportFormat: ExpressibleByArgument {}
 
 /// Writes a rendered report to a file (atomically) or standard output.
 enum ReportWriter {
     static func write(_ input: ReportInput, format: ReportFormat, to output: String?, showSecrets: Bool) throws {
-        switch format {
-        case .json:
-            try emit(try JSONReport.render(input, toolVersion: shardscanVersion, showSecrets: showSecrets), to: output)
-        case .jsonl:
-            try emit(try JSONReport.renderLines(input, showSecrets: showSecrets), to: output)
-        case .sarif:
-            let files = try SARIFReport.render(input, toolVersion: shardscanVersion, showSecrets: showSecrets)
-            for note in Set(files.flatMap(\.notes)).sorted() { printError("note: \(note)") }
-            // Numbered companions go beside a plain file only, never beside standard output, a FIFO or a link.
-            let companions = OutputFile.isPlainFile(output) ? output : nil
-            if files.count > 1 && companions == nil {
-                throw OutputFile.Failure(
-                    description:
-                        "the SARIF needs \(files.count) files; pass --output FILE (a plain file: FILE-2.sarif, … go beside it)"
-                )
-            }
-            for (index, file) in files.enumerated() {
-                let path = output.map { index == 0 ? $0 : numbered($0, index + 1) }
-                try emit(file.data, to: path)
-                if files.count > 1, let path { printError("wrote \(path)") }
-            }
-            // Companions of an earlier, bigger report would pass for part of this one.
-            if let companions {
-                var number = files.count + 1
-                while OutputFile.exists(numbered(companions, number)) {
-                    try OutputFile.removeIfPlainFile(numbered(companions, number))
-                    number += 1
-                }
+        let report = try input.render(as: format, toolVersion: shardscanVersion, showSecrets: showSecrets)
+        for note in report.notes { printError("note: \(note)") }
+        let files = report.files
+        // Numbered companions go beside a plain file only, never beside standard output, a FIFO or a link.
+        let companions = OutputFile.isPlainFile(output) ? output : nil
+        if files.count > 1 && companions == nil {
+            throw OutputFile.Failure(
+                description:
+                    "the SARIF needs \(files.count) files; pass --output FILE (a plain file: FILE-2.sarif, … go beside it)"
+            )
+        }
+        for (index, file) in files.enumerated() {
+            let path = output.map { index == 0 ? $0 : numbered($0, index + 1) }
+            try emit(file, to: path)
+            if files.count > 1, let path { printError("wrote \(path)") }
+        }
+        // Companions of an earlier, bigger report would pass for part of this one.
+        if format == .sarif, let companions {
+            var number = files.count + 1
+            while OutputFile.exists(numbered(companions, number)) {
+                try OutputFile.removeIfPlainFile(numbered(companions, number))
+                number += 1
             }
         }
     }

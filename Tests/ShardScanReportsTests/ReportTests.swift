@@ -135,6 +135,23 @@ struct ScannedMirror {
         }
     }
 
+    @Test func everyFormatRendersThroughOneEntryPoint() throws {
+        let rows = (0..<45).map { index in Self.row(shard: String(format: "pypi-mirror-%03d", index), line: 1) }
+        let input = Self.input(rows)
+        let sarif = try input.render(as: .sarif, toolVersion: "0.1.0", showSecrets: false)
+        #expect(sarif.files.count == 3)
+        #expect(sarif.notes.contains { $0.hasPrefix("split into 3 files") })
+        let lines = try input.render(as: .jsonl, toolVersion: "0.1.0", showSecrets: false)
+        #expect(lines.files.count == 1)
+        #expect(String(decoding: lines.files[0], as: UTF8.self).split(separator: "\n").count == 45)
+        let json = try input.render(as: .json, toolVersion: "0.1.0", showSecrets: false)
+        let document = try #require(try JSONSerialization.jsonObject(with: json.files[0]) as? [String: Any])
+        #expect((document["findings"] as? [Any])?.count == 45)
+        for rendered in [sarif, lines, json] {
+            for file in rendered.files { #expect(!String(decoding: file, as: UTF8.self).contains("s3cr3t-")) }
+        }
+    }
+
     @Test func manyShardsSplitIntoFilesOfTwentyRuns() throws {
         let rows = (0..<45).map { index in Self.row(shard: String(format: "pypi-mirror-%03d", index), line: 1) }
         let input = Self.input(rows)
