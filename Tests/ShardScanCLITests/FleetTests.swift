@@ -134,21 +134,25 @@ import Testing
         let single = try singleProcess(setup)
         let stores = try scanAsWorkers(setup, count: 3)
         let main = setup.path("main.sqlite")
-        // SIGKILL at some point of the merge: MAIN is then either as it was (nothing) or merged in full.
-        let process = Process()
-        process.executableURL = CLI.executable
-        process.arguments = ["merge", "--into", main] + stores
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        usleep(30_000)
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        if FileManager.default.fileExists(atPath: main),
-            let partial = try? Store(readingAt: main).content()
-        {
-            let expected = try Store(readingAt: single).content()
-            #expect(partial == expected || (partial.places.isEmpty && partial.blobs.isEmpty))
+        // SIGKILL at several points of the merge (start-up, the transaction, after it): each time MAIN is either
+        // as it was (nothing) or merged in full, and a rerun completes it.
+        let expected = try Store(readingAt: single).content()
+        for delay in [20_000, 80_000, 160_000, 320_000] as [UInt32] {
+            for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: main + suffix) }
+            let process = Process()
+            process.executableURL = CLI.executable
+            process.arguments = ["merge", "--into", main] + stores
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if let partial = try? Store(readingAt: main).content() {
+                #expect(partial == expected || (partial.places.isEmpty && partial.blobs.isEmpty), "after \(delay) µs")
+            }
+            #expect(try CLI.run(["merge", "--into", main] + stores).status == 0)
+            #expect(try Store(readingAt: main).content() == expected)
         }
         #expect(try CLI.run(["merge", "--into", main] + stores).status == 0)
         #expect(try CLI.run(["merge", "--into", main, "--same-as", single]).status == 0)
