@@ -52,7 +52,12 @@ struct Merge: AsyncParsableCommand {
         let outcome: MergeOutcome
         do {
             outcome = try main.merge(stores) { repositories, mainCommit, workerCommit in
-                WatermarkDescent.of(main: mainCommit, worker: workerCommit, in: repositories)
+                switch CommitAncestry.of(mainCommit, workerCommit, in: repositories) {
+                case .firstDescends: .mainDescends
+                case .secondDescends: .workerDescends
+                case .diverged: .diverged
+                case nil: nil
+                }
             }
         } catch {
             printError("error: \(terminalSafe("\(error)"))")
