@@ -239,6 +239,35 @@ import Testing
         #expect(try Store(readingAt: main).runs(limit: 100).count == 6)
     }
 
+    @Test func theDedupeSetKeepsTheNewerRuleSetWhicheverOrderStoresAreMerged() throws {
+        let setup = try setUp()
+        defer { try? FileManager.default.removeItem(at: setup.folder) }
+        let old = setup.path("old.sqlite")
+        let new = setup.path("new.sqlite")
+        #expect(try CLI.run(["scan", "--db", old, "--rules", setup.rules, setup.mirror]).status == 1)
+        // Run times are kept to the second: the newer rule set's run must start in a later one.
+        sleep(1)
+        let newer = setup.path("newer.yaml")
+        try
+            (ScanCommandTests.rules + """
+
+                  - id: stripe.live-key
+                    name: Stripe live key
+                    pattern: '\\b(?<secret>sk_live_[A-Za-z0-9]{24})\\b'
+                """).write(toFile: newer, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["scan", "--db", new, "--rules", newer, setup.mirror]).status == 1)
+        let newBlobs = try Store(readingAt: new).content().blobs
+        #expect(newBlobs != (try Store(readingAt: old).content().blobs))
+
+        for order in [[old, new], [new, old]] {
+            let main = setup.path("main-\(order == [old, new] ? "a" : "b").sqlite")
+            for store in order { #expect(try CLI.run(["merge", "--into", main, store]).status == 0) }
+            #expect(try Store(readingAt: main).content().blobs == newBlobs, "\(order)")
+            #expect(try CLI.run(["merge", "--into", main, old]).status == 0)
+            #expect(try Store(readingAt: main).content().blobs == newBlobs, "\(order)")
+        }
+    }
+
     @Test func workerAutoReadsKubernetesAndSlurmEnvironments() throws {
         #expect(
             try WorkerSpec.parse("auto/3", environment: ["JOB_COMPLETION_INDEX": "0"]) == WorkerSpec(index: 1, count: 3)
