@@ -78,6 +78,7 @@ let package = Package(
             name: "ShardScanCLITests",
             dependencies: [
                 "ShardScanCLI", "ShardScanEngine", "ShardScanStore", "ShardScanCore", "ShardScanReports", "Git",
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
     ],

@@ -82,6 +82,18 @@ struct Scan: AsyncParsableCommand {
     @Flag(help: "Exit 0 even when there is something new (the same as --fail-on never).")
     var exitZero = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Scan only share I of N of the shards found (1-based; balanced by packed size, the same on every worker); auto/N takes I from JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN + 1 (Slurm).",
+            valueName: "I/N"))
+    var worker: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "When the --db store does not exist yet, start it as a copy of this (merged) store, so that blobs scanned anywhere are not read again.",
+            valueName: "MAIN.sqlite"), completion: .file())
+    var seed: String?
+
     @Argument(help: "Mirror roots, shard repositories, or many-remote repositories.", completion: .directory)
     var paths: [String]
 
@@ -89,6 +101,14 @@ struct Scan: AsyncParsableCommand {
         if paths.isEmpty { throw ValidationError("name at least one mirror root or shard") }
         if maxBlobSize <= 0 { throw ValidationError("--max-blob-size must be positive") }
         if batchCommits <= 0 { throw ValidationError("--batch-commits must be positive") }
+        if let worker {
+            do {
+                _ = try WorkerSpec.parse(worker, environment: ProcessInfo.processInfo.environment)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
+        if let seed, seed.isEmpty { throw ValidationError("--seed needs the path of a store") }
         if !(1...ScanOptions.maxWorkers).contains(jobs) {
             throw ValidationError(
                 "--jobs must be a number of threads from 1 to \(ScanOptions.maxWorkers) (got \(jobs))")
@@ -101,6 +121,7 @@ struct Scan: AsyncParsableCommand {
         let stop = StopRequest()
         let signals = SignalHandling(stop)
         defer { signals.cancel() }
+        if let seed { try seedStore(from: seed) }
         // First, so that a second scan of the same store is refused before it loads any rules.
         let (openStore, lock) = try store.openForScan(quiet: quiet)
         defer { withExtendedLifetime(lock) {} }
@@ -110,11 +131,12 @@ struct Scan: AsyncParsableCommand {
         options.batchCommits = batchCommits
         options.workers = jobs
         options.stopRequest = stop
+        let found = try sources(&options)
         signals.scanStarted()
         let exitCode: Int32
         do {
             exitCode = try runScan(
-                sources: ShardLocator.locate(paths, branch: branch), store: openStore, ruleSet: ruleSet,
+                sources: found, store: openStore, ruleSet: ruleSet,
                 options: options, quiet: quiet, reports: [(.json, json), (.jsonl, jsonl), (.sarif, sarif)],
                 sarifDir: sarifDir, summaryOnStderr: summaryOnStderr,
                 showSecrets: secrets.showSecrets, failOn: exitZero ? .never : failOn, minConfidence: minConfidence)
@@ -124,6 +146,37 @@ struct Scan: AsyncParsableCommand {
             throw ExitCode(2)
         }
         if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+
+    /// The shards found under `paths`, only this worker's share of them with `--worker`; the other shares'
+    /// shards go into `options`, so that a store seeded from a merged one does not call them missing.
+    func sources(_ options: inout ScanOptions) throws -> [ShardSource] {
+        let found = ShardLocator.locate(paths, branch: branch)
+        guard let worker else { return found }
+        let spec = try WorkerSpec.parse(worker, environment: ProcessInfo.processInfo.environment)
+        let share = WorkerShare.select(found, worker: spec)
+        options.shardsElsewhere = share.elsewhere
+        if !quiet {
+            printError(
+                "worker \(spec.index)/\(spec.count): \(Set(share.mine.map(\.name)).count) of "
+                    + "\(Set(found.map(\.name)).count) shards")
+        }
+        return share.mine
+    }
+
+    /// Starts the `--db` store from `seed` when it does not exist yet; an existing store is scanned as it is.
+    func seedStore(from seed: String) throws {
+        let existing = (try? FileManager.default.attributesOfItem(atPath: store.path))?[.size] as? NSNumber
+        if let existing, existing.intValue > 0 {
+            if !quiet { printError("note: \(terminalSafe(store.path)) exists; --seed \(terminalSafe(seed)) not used") }
+            return
+        }
+        do {
+            try Store.seed(store.path, from: seed)
+        } catch {
+            printError("error: --seed: \(terminalSafe("\(error)"))")
+            throw ExitCode(2)
+        }
     }
 }
 

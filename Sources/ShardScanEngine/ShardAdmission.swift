@@ -67,7 +67,7 @@ extension MirrorScan {
     func recordMissing(_ sources: [ShardSource], runID: Int64) throws -> [ShardResult] {
         let roots = Set(sources.compactMap(\.root))
         let repositories = Set(sources.filter { $0.root == nil && $0.problem == nil }.map(\.repositoryPath))
-        let found = Set(sources.map(\.name))
+        let found = Set(sources.map(\.name)).union(options.shardsElsewhere)
         var missing: [ShardResult] = []
         for known in try store.knownShards() where !found.contains(known.name) {
             let path = ShardLocator.resolved(known.path)

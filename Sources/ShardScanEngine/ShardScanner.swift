@@ -19,6 +19,8 @@ public struct ScanOptions: Sendable {
     public var queuedBlobsPerWorker = 64
     /// Raised (by a signal handler) to stop after the work in flight is written.
     public var stopRequest: StopRequest?
+    /// Shards other workers of a fleet scan (`scan --worker`): not this run's to call missing.
+    public var shardsElsewhere: Set<String> = []
 
     public init() {}
 }

@@ -305,6 +305,22 @@ enum Schema {
                     CREATE INDEX finding_by_secret_hash ON finding(secret_hash);
                     """)
         }
+        migrator.registerMigration("v7-merge-keys") { db in
+            // Every key in the store is a local auto-increment id; `merge` folds stores of many workers into one
+            // on natural keys, and a run has none. Each run gets a random one at insert (the trigger, so that no
+            // writer has to remember it); a store seeded from a merged one keeps its runs' keys, so merging it
+            // back recognises them instead of adding them twice.
+            try db.execute(
+                sql: """
+                    ALTER TABLE run ADD COLUMN uid TEXT;
+                    UPDATE run SET uid = lower(hex(randomblob(16)));
+                    CREATE UNIQUE INDEX run_by_uid ON run(uid);
+                    CREATE TRIGGER run_uid AFTER INSERT ON run WHEN NEW.uid IS NULL BEGIN
+                        UPDATE run SET uid = lower(hex(randomblob(16))) WHERE id = NEW.id;
+                    END;
+                    CREATE INDEX triage_event_by_change ON triage_event(fingerprint, changed_at);
+                    """)
+        }
         return migrator
     }
 

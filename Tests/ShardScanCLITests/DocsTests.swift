@@ -112,8 +112,9 @@ import Testing
     @Test func everyDocumentedOptionExists() throws {
         let all = try Self.commandTree().values.reduce(into: Set<String>()) { $0.formUnion($1.options) }
         let builtIn: Set<String> = ["--version", "--generate-completion-script", "--experimental-dump-help"]
-        // pip's `--hash=sha256:` in a lock file, which a rule's filter recognises.
-        let otherTools: Set<String> = ["--hash"]
+        // pip's `--hash=sha256:` in a lock file, which a rule's filter recognises; `sbatch --array` and
+        // `--dependency` of the Slurm jobs.
+        let otherTools: Set<String> = ["--hash", "--array", "--dependency"]
         for document in Self.documents {
             let text = try Self.text(document)
             // Spans of shell that runs other tools (`git fetch --depth`, `swift build -c`) are not shardscan's.
