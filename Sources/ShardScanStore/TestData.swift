@@ -82,7 +82,8 @@ public enum TestDataEvidence {
             if !reasons.contains(reason) { reasons.append(reason) }
         }
         let example = places[0].path
-        return "\(reasons.joined(separator: ", ")) (\(example)\(places.count > 1 ? " and \(places.count - 1) more" : ""))"
+        return
+            "\(reasons.joined(separator: ", ")) (\(example)\(places.count > 1 ? " and \(places.count - 1) more" : ""))"
     }
 }
 

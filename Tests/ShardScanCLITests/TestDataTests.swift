@@ -145,7 +145,8 @@ import Testing
         let found = try rows(db)
         #expect(found[shared]?["status"] as? String == "test-data")
         #expect(
-            (found[shared]?["status_reason"] as? String)?.hasPrefix("automatic: prevalence: the same secret in 3") == true)
+            (found[shared]?["status_reason"] as? String)?.hasPrefix("automatic: prevalence: the same secret in 3")
+                == true)
         #expect(found[family]?["status"] as? String == "open")
     }
 }

@@ -34,9 +34,11 @@ import Testing
         func places(_ projects: [String]) -> [TestDataEvidence.Place] {
             projects.map { TestDataEvidence.Place(path: "\($0)-1.0/app.py", project: $0) }
         }
-        #expect(TestDataEvidence.verdict(rule: "generic.secret-assignment", facts: [:], places: places(["a", "b"])) == nil)
         #expect(
-            TestDataEvidence.verdict(rule: "github.pat-classic", facts: ["valid": "yes"], places: places(["a", "b", "c"]))?
+            TestDataEvidence.verdict(rule: "generic.secret-assignment", facts: [:], places: places(["a", "b"])) == nil)
+        #expect(
+            TestDataEvidence.verdict(
+                rule: "github.pat-classic", facts: ["valid": "yes"], places: places(["a", "b", "c"]))?
                 .hasPrefix("prevalence: the same secret in 3 unrelated projects") == true)
         #expect(
             TestDataEvidence.verdict(
