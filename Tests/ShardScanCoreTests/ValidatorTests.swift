@@ -469,7 +469,7 @@ private func withGitLabCRC(_ checked: String) -> String {
     @Test func rawValuesAreThoseOfRulePacks() {
         #expect(
             TokenValidator.allCases.map(\.rawValue) == [
-                "github-checksum", "npm-checksum", "gitlab-checksum", "pypi-macaroon",
+                "github-checksum", "npm-checksum", "gitlab-checksum", "pypi-macaroon", "grafana-api-key",
             ])
         #expect(TokenValidator(rawValue: "pypi-macaroon") == .pypiMacaroon)
     }
