@@ -193,6 +193,8 @@ func runScan(
     let summary = try MirrorScan(store: store, ruleSet: ruleSet, options: options).run(sources) {
         progress.handle($0)
     }
+    // Before any report or exit status: fixtures and documentation examples are test data, not news.
+    let testData = try store.classifyTestData(runID: summary.runID)
     // The summary is the scan's result, so it goes to standard output (`scan > summary.txt`), even with --quiet.
     let say: (String) -> Void = summaryOnStderr ? { printError($0) } : { print($0) }
     say(
@@ -200,6 +202,11 @@ func runScan(
             summary, byRule: try store.findingCountsByRule(runID: summary.runID),
             width: TerminalWidth.of(summaryOnStderr ? STDERR_FILENO : STDOUT_FILENO)
         ).dropLastNewline())
+    if testData.marked + testData.reopened > 0 && !quiet {
+        printError(
+            "test data (automatic): \(testData.marked) marked, \(testData.reopened) reopened; see `shardscan findings --status test-data`"
+        )
+    }
     // Rendered from the store, through the same code as `shardscan report --new` and `report --open`.
     for case (let format, let path?) in reports {
         if format == .sarif {

@@ -161,6 +161,21 @@ public enum PyPICaveat: Sendable, Equatable {
     }
 }
 
+// MARK: Grafana
+
+extension TokenMint {
+    /// A Grafana API key of the format before service accounts (see `TokenValidator.grafanaAPIKey`): standard
+    /// base64 of `{"k":"<32 random base62>","n":"<name>","id":<organization>}`.
+    public mutating func grafanaAPIKey(name: String = "ci", organization: Int = 1) -> String {
+        let json =
+            "{\"k\":\"\(string(32, from: Self.base62Alphabet))\",\"n\":\(jsonString(name)),\"id\":\(organization)}"
+        var encoded = Base64URL.encode(Array(json.utf8))
+        encoded = String(encoded.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
+        while encoded.utf8.count % 4 != 0 { encoded += "=" }
+        return encoded
+    }
+}
+
 private func jsonArray(_ strings: [String]) -> String {
     "[" + strings.map(jsonString).joined(separator: ",") + "]"
 }

@@ -11,6 +11,9 @@ public enum TokenValidator: String, Sendable, CaseIterable {
     case gitlabChecksum = "gitlab-checksum"
     /// PyPI API tokens: `pypi-` and a base64url libmacaroons v2 macaroon.
     case pypiMacaroon = "pypi-macaroon"
+    /// Grafana API keys of the format before service accounts (`eyJrIjoi…`): base64 of a JSON object with the
+    /// key's random part, name and organization.
+    case grafanaAPIKey = "grafana-api-key"
 
     /// Longer input is rejected before any decoding: the longest token of these kinds (a PyPI macaroon with a
     /// few dozen caveats) is a few kilobytes, and a match of a rule can be much longer.
@@ -28,6 +31,7 @@ public enum TokenValidator: String, Sendable, CaseIterable {
         case .npmChecksum: return Self.validateNPM(bytes)
         case .gitlabChecksum: return Self.validateGitLab(bytes)
         case .pypiMacaroon: return Self.validatePyPI(bytes)
+        case .grafanaAPIKey: return Self.validateGrafanaAPIKey(bytes)
         }
     }
 }

@@ -105,6 +105,10 @@ public final class Matcher {
     /// Runs the rules over `bytes`; findings carry positions and secrets, not yet lines and snippets.
     private func matchRules(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int?) -> ScanOutcome {
         var outcome = ScanOutcome()
+        // Secrets a rule's validator rejected (a `ghp_…` whose CRC-32 fails), and identifiers pair rules found
+        // with their secrets: bytes other rules must not report (see `settle`).
+        var rejected: [Range<Int>] = []
+        var pairedIDs: [(range: Range<Int>, rule: String)] = []
         let prefilter = ruleSet.prefilter
         let gated = collectCandidates(bytes)
         defer { clearCandidates() }
@@ -144,11 +148,18 @@ public final class Matcher {
                     if let validator = compiled.validator {
                         let validation = validator.validate(secret)
                         if !validation.isValid {
-                            guard rule.onInvalid == .lowerConfidence else { continue }
+                            guard rule.onInvalid == .lowerConfidence else {
+                                rejected.append(secretRange)
+                                continue
+                            }
                             confidence = .low
                         }
                         facts = validation.facts
                         facts["valid"] = validation.isValid ? "yes" : "no"
+                    }
+                    if let idGroup = compiled.idGroup, let idRange = match.groups[idGroup], !idRange.isEmpty {
+                        pairedIDs.append((idRange, rule.id))
+                        facts["pair"] = "identifier and secret"
                     }
                     outcome.findings.append(
                         Finding(
@@ -160,7 +171,25 @@ public final class Matcher {
                 outcome.failures.append(RuleFailure(ruleID: rule.id, message: Self.describe(error)))
             }
         }
+        if !rejected.isEmpty || !pairedIDs.isEmpty {
+            outcome.findings = Self.settle(outcome.findings, rejected: rejected, pairedIDs: pairedIDs)
+        }
         return outcome
+    }
+
+    /// Makes verdicts hold across rules. A validator's rejection is about the bytes, not the rule: a `ghp_…`
+    /// token whose checksum fails is a made-up or mistyped value under any rule, so a generic rule
+    /// (`token = "…"`) that matched the same bytes does not report it either, unless its own validator passed
+    /// them. And an identifier a pair rule reported with its secret is part of that one finding, so a rule
+    /// for the identifier alone does not report it a second time.
+    static func settle(
+        _ findings: [Finding], rejected: [Range<Int>], pairedIDs: [(range: Range<Int>, rule: String)]
+    ) -> [Finding] {
+        findings.filter { finding in
+            let range = finding.start..<finding.end
+            if finding.facts["valid"] != "yes" && rejected.contains(where: { $0.overlaps(range) }) { return false }
+            return !pairedIDs.contains { $0.rule != finding.ruleID && $0.range.overlaps(range) }
+        }
     }
 
     /// Fills ``ruleHits`` and ``keywordHits``. Returns whether Hyperscan gated the rules; when it did not

@@ -7,6 +7,9 @@ public struct CompiledRule: Sendable {
     let regex: Regex
     /// The capture group that holds the secret.
     let secretGroup: Int
+    /// The capture group named `id`, if any: the identifier a pair rule found with its secret (a SecretId
+    /// before its SecretKey). Its bytes belong to the pair's finding, so no other rule reports them again.
+    let idGroup: Int?
     /// The filters a secret must pass: the rule's own, and for secret rules the `global:` ones too.
     let stopwords: [String]
     let allow: [Regex]
@@ -79,7 +82,7 @@ public struct RuleSet: Sendable {
                 let global = rule.kind == .secret
                 compiled.append(
                     CompiledRule(
-                        rule: rule, regex: regex, secretGroup: group,
+                        rule: rule, regex: regex, secretGroup: group, idGroup: regex.groupNumber(named: "id"),
                         stopwords: global ? rule.stopwords + loaded.global.stopwords : rule.stopwords,
                         allow: global ? allow + globalAllow : allow,
                         allowContext: global ? allowContext + globalAllowContext : allowContext,

@@ -61,6 +61,14 @@ extension Store {
         }
     }
 
+    /// Fingerprints the test-data classifier reopened during the runs after `?1` up to `?2`: a secret known only
+    /// as a fixture that turned up in real code is news, like a new one.
+    static let reopenedSince = """
+        SELECT e.fingerprint FROM triage_event e
+        WHERE e.source = 'automatic' AND e.status = 'open'
+          AND e.changed_at >= (SELECT min(started_at) FROM run WHERE id > ?1 AND id <= ?2)
+        """
+
     /// What run `runID` found that no earlier finished scan had, leaving out triaged fingerprints and those
     /// below `minConfidence`. Runs that were killed, stopped or failed since the last finished scan count as
     /// part of this one: what they recorded never reached an exit status of 1.
@@ -77,7 +85,7 @@ extension Store {
                     sql: """
                         SELECT count(*) FROM finding f LEFT JOIN rule ru ON ru.id = f.rule
                         LEFT JOIN triage t ON t.fingerprint = f.fingerprint
-                        WHERE f.first_run_id > ?1 AND f.first_run_id <= ?2
+                        WHERE (f.first_run_id > ?1 AND f.first_run_id <= ?2 OR f.fingerprint IN (\(Self.reopenedSince)))
                           AND coalesce(t.status, 'open') = 'open'
                           AND coalesce(f.confidence, ru.confidence, 'medium') IN (\(list))
                         """, arguments: [baseline, runID]) ?? 0,

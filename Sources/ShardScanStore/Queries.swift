@@ -37,6 +37,9 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
     public var facts: [String: String]
     /// The fingerprint's triage (`open` when nobody has triaged it).
     public var status: TriageStatus
+    /// Why it has that status: the triage comment, such as the evidence of an automatic `test-data` verdict
+    /// (`automatic: fixture path tests/ (…)`). `nil` for open findings and triage without a comment.
+    public var statusReason: String?
     /// The timeline of this secret in this project (``LeakTimeline``): first and last version that carry it,
     /// every version that does, in release order, and whether the project's newest release still does.
     /// `nil` only in rows not read from a store.
@@ -72,6 +75,7 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
         case versions
         case stillInLatest = "still_in_latest"
         case projectsWithSameSecret = "projects_with_same_secret"
+        case statusReason = "status_reason"
     }
 
     public init(row: Row) throws {
@@ -104,6 +108,7 @@ public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
             (row["facts"] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
             ?? [:]
         status = (row["status"] as String?).flatMap(TriageStatus.init(rawValue:)) ?? .open
+        statusReason = (row["status_reason"] as String?).flatMap { $0.isEmpty || status == .open ? nil : $0 }
         utf16Column = row["column_utf16"]
         utf16EndColumn = row["end_column_utf16"]
     }
@@ -295,7 +300,7 @@ extension Store {
                            m.column_utf16, m.end_column_utf16,
                            m.snippet_before, m.snippet_after, p.run_id, f.facts,
                            coalesce(ru.kind, 'secret') AS kind, coalesce(f.confidence, ru.confidence) AS confidence,
-                           coalesce(t.status, 'open') AS status
+                           coalesce(t.status, 'open') AS status, t.comment AS status_reason
                     FROM match m
                     JOIN finding f ON f.id = m.finding_id
                     LEFT JOIN rule ru ON ru.id = f.rule

@@ -262,7 +262,13 @@ extension Store {
                         outcome.unchanged += 1
                         continue
                     }
-                    if !record.isNewer(than: local) {
+                    // A person's verdict wins over the classifier's whatever their times; between two of the
+                    // same kind, the newer.
+                    let localAutomatic = local.author == Self.automaticAuthor
+                    let importedAutomatic = record.author == Self.automaticAuthor
+                    if (importedAutomatic && !localAutomatic)
+                        || (importedAutomatic == localAutomatic && !record.isNewer(than: local))
+                    {
                         outcome.olderKept += 1
                         continue
                     }

@@ -89,7 +89,7 @@ final class GrowingMirror {
         let mirror = try GrowingMirror(root: path("mirror"))
         let testKey = fake.githubToken(prefix: "ghp_")
         let leaked = fake.githubToken(prefix: "ghp_")
-        try mirror.publish("demo", "1.0", ["tests/keys.py": "KEY = '\(testKey)'\n", "app.py": "T = '\(leaked)'\n"])
+        try mirror.publish("demo", "1.0", ["demo/keys.py": "KEY = '\(testKey)'\n", "app.py": "T = '\(leaked)'\n"])
         let db = path("s.sqlite")
         #expect(try scan(db, mirror).status == 1)
 

@@ -469,7 +469,7 @@ private func withGitLabCRC(_ checked: String) -> String {
     @Test func rawValuesAreThoseOfRulePacks() {
         #expect(
             TokenValidator.allCases.map(\.rawValue) == [
-                "github-checksum", "npm-checksum", "gitlab-checksum", "pypi-macaroon",
+                "github-checksum", "npm-checksum", "gitlab-checksum", "pypi-macaroon", "grafana-api-key",
             ])
         #expect(TokenValidator(rawValue: "pypi-macaroon") == .pypiMacaroon)
     }
@@ -503,5 +503,40 @@ private func withGitLabCRC(_ checked: String) -> String {
         var again = TokenMint(seed: 42)
         var other = TokenMint(seed: 43)
         #expect(again.next() != other.next())
+    }
+}
+
+@Suite struct GrafanaValidatorTests {
+    @Test func mintedKeysPassWithTheirNameAndOrganization() {
+        var mint = TokenMint(seed: 16)
+        for organization in [1, 7, 12345] {
+            let key = mint.grafanaAPIKey(name: "deploy \(organization)", organization: organization)
+            #expect(key.hasPrefix("eyJrIjoi"))
+            let validation = TokenValidator.grafanaAPIKey.validate(key)
+            #expect(validation.isValid, "\(validation.facts)")
+            #expect(validation.facts["name"] == "deploy \(organization)")
+            #expect(validation.facts["organization_id"] == String(organization))
+            #expect(!validation.facts.values.contains { $0.count >= 16 && key.contains($0) })
+        }
+    }
+
+    @Test func documentationSampleAndLookAlikesFail() {
+        // Grafana's HTTP API documentation shows a key cut short: an unterminated JSON object.
+        #expect(!TokenValidator.grafanaAPIKey.validate("eyJrIjoiT0tTcG1pUlY2RnVKZTFVaDFsNFZXdE9ZWmNrMkZYbk").isValid)
+        func encoded(_ json: String) -> String {
+            String(Base64URL.encode(Array(json.utf8)).map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
+        }
+        var mint = TokenMint(seed: 17)
+        let random = mint.string(32, from: TokenMint.base62Alphabet)
+        for json in [
+            "{\"k\":\"\(random)\",\"x\":1}",  // no name, no organization
+            "{\"k\":\"\(random)\",\"n\":\"a\"}",  // no organization
+            "{\"k\":\"short\",\"n\":\"a\",\"id\":1}",  // random part too short
+            "{\"k\":\"\(random)\",\"n\":\"a\",\"id\":0}",  // no organization 0
+            "[\"k\"]",
+        ] {
+            #expect(!TokenValidator.grafanaAPIKey.validate(encoded(json)).isValid, "\(json)")
+        }
+        #expect(!TokenValidator.grafanaAPIKey.validate("eyJrIjoi!!!!").isValid)
     }
 }

@@ -152,7 +152,32 @@ import Testing
             assert hashlib.sha256(b"").hexdigest() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
             """
         ),
+        (
+            "docs/providers.md",
+            // The providers' own documentation samples for the kinds of issue 16: masked, cut short, or
+            // placeholders, none of them a credential.
+            """
+            SecretId: AKID****J5yKBZQpn74WFkmLPx3gnPhESA, SecretKey: Gu5t****pq86cd98joQYCN3Cozk1qA
+            GET https://api.weixin.qq.com/cgi-bin/token?grant_type=client_credential&appid=APPID&secret=APPSECRET
+            Authorization: Bearer eyJrIjoiT0tTcG1pUlY2RnVKZTFVaDFsNFZXdE9ZWmNrMkZYbk
+            PAT = "abcdefghijklmnopqrstuvwxyz012345679ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnoAZDOabcd"
+            GOOGLE_CLIENT_ID = "YOUR_CLIENT_ID.apps.googleusercontent.com"
+            export VOLCENGINE_ACCESS_KEY=yourAccessKeyID
+            https://app.asana.com/0/1204567890123456/1204567890123457
+            """
+        ),
+        ("app/tokens.py", "GITHUB_TOKEN = \"\(brokenChecksumToken)\"\ngithub_token: \(brokenChecksumToken)\n"),
     ]
+
+    /// A `ghp_` token whose CRC-32 fails (its last digit changed): `github.pat-classic` rejects it, and no
+    /// generic rule may report it instead.
+    static var brokenChecksumToken: String {
+        var mint = TokenMint(seed: 40)
+        let valid = mint.githubToken()
+        let digits = Array(TokenMint.base62Alphabet)
+        let last = digits.firstIndex(of: valid.last!)!
+        return String(valid.dropLast()) + String(digits[(last + 1) % digits.count])
+    }
 
     struct Plant {
         var rule: String
