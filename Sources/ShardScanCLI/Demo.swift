@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardScanDemo
 import ShardScanEngine
 import ShardScanStore
 

@@ -137,7 +137,7 @@ func runScan(
     minConfidence: Confidence = .low
 ) throws -> Int32 {
     let progress = ScanProgress(quiet: quiet)
-    let summary = try MirrorScan(store: store, ruleSet: ruleSet, options: options).run(sources) {
+    let summary = try MirrorScan(sink: store, ruleSet: ruleSet, options: options).run(sources) {
         progress.handle($0)
     }
     // The summary is the scan's result, so it goes to standard output (`scan > summary.txt`), even with --quiet.
