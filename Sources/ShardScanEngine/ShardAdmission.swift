@@ -28,7 +28,8 @@ extension MirrorScan {
                     + "\(source.gitDirectory ?? repository.gitDirectory)/shallow), and shardscan reads each shard's "
                     + "whole history: run `git -C \(source.repositoryPath) fetch --unshallow`, then scan again")
         }
-        if let known, let watermark = known.watermark, !repository.contains(watermark), Self.isAnotherRepository(source, than: known)
+        if let known, let watermark = known.watermark, !repository.contains(watermark),
+            Self.isAnotherRepository(source, than: known)
         {
             return try refuse(
                 source, known: known, runID: runID,

@@ -122,7 +122,8 @@ final class BlobWorker: @unchecked Sendable {
             reader = try access.makeReader(repositoryPath: repositoryPath)
         } catch {
             while let job = jobs.pop() {
-                results.push(BlobResult(commitIndex: job.commitIndex, error: (error as? GitError)?.message ?? "\(error)"))
+                results.push(
+                    BlobResult(commitIndex: job.commitIndex, error: (error as? GitError)?.message ?? "\(error)"))
             }
             return
         }

@@ -98,7 +98,8 @@ extension Store {
                     id = known
                 } else {
                     try insertRelease.execute(arguments: [
-                        batch.shardID, key.project, key.projectNormalized, key.version, key.filename, location.commit.hex,
+                        batch.shardID, key.project, key.projectNormalized, key.version, key.filename,
+                        location.commit.hex,
                     ])
                     id = try Int64.fetchOne(releaseID, arguments: [batch.shardID, key.project, key.filename])!
                     releaseIDs[key] = id

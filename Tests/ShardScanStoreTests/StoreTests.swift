@@ -95,7 +95,8 @@ import Testing
         batch.locations = [
             BlobLocation(
                 oid: oid, release: ReleasePath.parse("packages/p/p-1.0.tar.gz/p-1.0/x.py"),
-                shardPath: "packages/p/p-1.0.tar.gz/p-1.0/x.py", commit: ObjectID(hex: String(repeating: "a", count: 40))!,
+                shardPath: "packages/p/p-1.0.tar.gz/p-1.0/x.py",
+                commit: ObjectID(hex: String(repeating: "a", count: 40))!,
                 matchCount: 1)
         ]
         batch.counters.commits = 1
