@@ -73,6 +73,9 @@ public final class ShardScanner {
     let options: ScanOptions
     let report: (ScanEvent) -> Void
 
+    /// The bytes git's own binary check looks at.
+    static let binaryProbeLength = 8192
+
     public init(
         sink: any ScanSink, ruleSet: RuleSet, ruleSetID: Int64, runID: Int64, options: ScanOptions,
         report: @escaping (ScanEvent) -> Void

@@ -106,9 +106,6 @@ final class BlobWorker: @unchecked Sendable {
     let ruleSet: RuleSet
     let maxBlobSize: Int
 
-    /// The bytes git's own binary check looks at.
-    static let binaryProbeLength = 8192
-
     init(repositoryPath: String, access: any BlobAccess, ruleSet: RuleSet, maxBlobSize: Int) {
         self.repositoryPath = repositoryPath
         self.access = access
@@ -145,7 +142,7 @@ final class BlobWorker: @unchecked Sendable {
                 return result
             }
             result.scanned = try reader.withBytes(of: job.blob) { bytes in
-                let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(Self.binaryProbeLength))
+                let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
                 // UTF-16 and UTF-32 text is full of NULs; its byte-order mark tells it from binary.
                 if probe.contains(0) && UnicodeForm.detect(bytes) == nil {
                     result.counters.blobsBinary = 1
