@@ -8,7 +8,7 @@ public struct ShardScan: AsyncParsableCommand {
         version: shardscanVersion,
         subcommands: [
             Scan.self, Findings.self, Triage.self, Summary.self, Report.self, Status.self, Demo.self, RulesCommand.self,
-            ScanText.self, Bench.self, MirrorCommand.self, Disclose.self,
+            ScanText.self, Hunt.self, Bench.self, MirrorCommand.self, Disclose.self,
         ]
     )
 

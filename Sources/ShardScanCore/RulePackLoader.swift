@@ -170,7 +170,7 @@ public enum RulePackLoader {
 
     /// `"; did you mean `x`?"` naming the closest of `candidates` to a misspelt `name`, or `""` when none is
     /// close (at most two edits, and fewer than half the name).
-    static func didYouMean(_ name: String, among candidates: some Sequence<String>) -> String {
+    public static func didYouMean(_ name: String, among candidates: some Sequence<String>) -> String {
         let scored = candidates.map { (candidate: $0, distance: editDistance(name, $0)) }
         guard let best = scored.min(by: { ($0.distance, $0.candidate) < ($1.distance, $1.candidate) }),
             best.distance <= min(2, max(1, name.count / 2))

@@ -63,6 +63,75 @@ import Testing
         #expect(good.status == 0, "\(good.stdout)")
     }
 
+    @Test func listShowsEveryRuleWithItsKindAndValidator() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Self.goodPack.write(to: folder.appendingPathComponent("good.yaml"), atomically: true, encoding: .utf8)
+        let table = try CLI.run(["rules", "list", folder.path])
+        #expect(table.status == 0, "\(table.stderr)")
+        let lines = table.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        #expect(lines.first == ["ID", "KIND", "SEVERITY", "CONFIDENCE", "KEYWORDS", "VALIDATOR"])
+        #expect(lines.dropFirst().first == ["demo.token", "secret", "high", "medium", "demo_", "-"])
+        #expect(lines.last == ["1", "rules", "in", "1", "files"])
+
+        // The shipped packs: every rule once, validators named, and the kind filter keeps only its kind.
+        let shipped = try CLI.run(["rules", "list", "--json"])
+        #expect(shipped.status == 0, "\(shipped.stderr)")
+        let rules = try #require(
+            try JSONSerialization.jsonObject(with: Data(shipped.stdout.utf8)) as? [[String: Any]])
+        let ids = rules.compactMap { $0["id"] as? String }
+        #expect(ids.count == Set(ids).count && ids.count >= 120)
+        let classic = try #require(rules.first { $0["id"] as? String == "github.pat-classic" })
+        #expect(classic["validator"] as? String == "github-checksum")
+        #expect(classic["kind"] as? String == "secret")
+        #expect((classic["file"] as? String)?.hasSuffix(".yaml") == true)
+        let content = try CLI.run(["rules", "list", "--kind", "content", "--json"])
+        let contentRules = try #require(
+            try JSONSerialization.jsonObject(with: Data(content.stdout.utf8)) as? [[String: Any]])
+        #expect(!contentRules.isEmpty && contentRules.allSatisfy { $0["kind"] as? String == "content" })
+        #expect(contentRules.count + rules.filter { $0["kind"] as? String == "secret" }.count == rules.count)
+
+        // A broken pack is reported as `rules check` reports it, while the rules that loaded are listed.
+        try "rules:\n  - id: x.y\n    name: [oops\n".write(
+            to: folder.appendingPathComponent("syntax.yaml"), atomically: true, encoding: .utf8)
+        let broken = try CLI.run(["rules", "list", folder.path])
+        #expect(broken.status == 2)
+        #expect(broken.stdout.contains("demo.token"))
+        #expect(broken.stderr.contains("syntax.yaml:") && broken.stderr.contains("error"))
+    }
+
+    @Test func explainShowsWhatDecidesAMatch() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Self.goodPack.write(to: folder.appendingPathComponent("good.yaml"), atomically: true, encoding: .utf8)
+        let text = try CLI.run(["rules", "explain", "demo.token", "--rules", folder.path])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("pattern (line 4): demo_(?<secret>[a-z0-9]{12})\\b\n"))
+        #expect(text.stdout.contains("keywords: demo_\n"))
+        #expect(text.stdout.contains("min entropy: 3.00 bits per byte\n"))
+        #expect(text.stdout.contains("defined at: \(folder.path)/good.yaml:2\n"))
+        #expect(text.stdout.contains("examples (1):\n  [line 8]\n    DEMO = \"demo_k3j9x7q2m5w8\"\n"))
+        #expect(text.stdout.contains("negative examples (1):\n  [line 10]\n    DEMO = \"demo_aaaaaaaaaaaa\"\n"))
+
+        let json = try CLI.run(["rules", "explain", "github.pat-classic", "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["validator"] as? String == "github-checksum")
+        #expect(object["on_invalid"] as? String == "suppress")
+        #expect((object["pattern"] as? String)?.contains("ghp_") == true)
+        #expect((object["global_allow"] as? [String])?.isEmpty == false)
+        #expect(["pattern", "keywords", "always"].contains(object["prefilter"] as? String ?? ""))
+        #expect(((object["examples"] as? [Any])?.count ?? 0) > 0)
+        #expect(((object["negative_examples"] as? [Any])?.count ?? 0) > 0)
+
+        let unknown = try CLI.run(["rules", "explain", "demo.tokn", "--rules", folder.path])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("no rule `demo.tokn`") && unknown.stderr.contains("did you mean `demo.token`?"))
+        let prefix = try CLI.run(["rules", "explain", "github.pat"])
+        #expect(prefix.status == 1)
+        #expect(prefix.stderr.contains("github.pat-classic"))
+    }
+
     @Test func testCountsAndFiltersByRule() throws {
         let folder = try CLI.temporaryFolder()
         try Self.goodPack.write(to: folder.appendingPathComponent("good.yaml"), atomically: true, encoding: .utf8)

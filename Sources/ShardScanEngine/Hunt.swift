@@ -1,0 +1,372 @@
+import Foundation
+import Git
+import PCRE2
+import ShardScanCore
+
+/// What `hunt` looks for: which files (by shard, project, upload time and path), and in them, which text.
+public struct HuntQuery: Sendable {
+    /// What to look for inside the files that pass the path filters.
+    public enum Content: Sendable {
+        /// Nothing: the files themselves are the answer, and no blob is read.
+        case none
+        /// Every match of a PCRE2 pattern.
+        case pattern(Regex)
+        /// Every finding of one rule of a rule set (by its index), with the rule's keywords, entropy and filters.
+        case rule(RuleSet, index: Int)
+    }
+
+    public var content: Content
+    /// Globs on the path inside the release; a file passes when one matches (or when there are none).
+    public var paths: [Glob]
+    /// A PEP 503-normalised project name, or `nil` for every project.
+    public var project: String?
+    /// Only releases uploaded (committed) at or after this time, in seconds since 1970.
+    public var since: Int64?
+    /// Blobs larger than this are listed as skipped, not read.
+    public var maxBlobSize: Int
+    /// Threads that read and match blobs.
+    public var workers: Int
+    /// Whether matched secrets of a secret rule are shown whole.
+    public var showSecrets: Bool
+
+    public init(
+        content: Content, paths: [Glob] = [], project: String? = nil, since: Int64? = nil,
+        maxBlobSize: Int = ScanOptions().maxBlobSize, workers: Int = ScanOptions().workers, showSecrets: Bool = false
+    ) {
+        self.content = content
+        self.paths = paths
+        self.project = project.map(ReleasePath.normalize)
+        self.since = since
+        self.maxBlobSize = maxBlobSize
+        self.workers = workers
+        self.showSecrets = showSecrets
+    }
+
+    /// Whether the query reads blobs at all.
+    public var readsContent: Bool {
+        if case .none = content { return false }
+        return true
+    }
+}
+
+/// One place a file of history sits at: a path in a release in a shard, added by a commit.
+public struct HuntPlace: Sendable, Equatable {
+    public var shard: String
+    public var commit: ObjectID
+    /// The commit's time: when the release was uploaded.
+    public var time: Int64
+    public var release: ReleasePath
+    /// The whole path in the shard's tree.
+    public var shardPath: String
+}
+
+/// One match inside a blob.
+public struct HuntMatch: Sendable, Equatable {
+    /// 1-based line and column (in bytes) of the match's start.
+    public var line: Int
+    public var column: Int
+    /// The line the match starts on (at most ``HuntMatch/maxLineBytes`` of it), secrets masked unless asked.
+    public var text: String
+
+    static let maxLineBytes = 400
+}
+
+/// A blob of history that passed the query, every place it sits at, and what matched in it.
+public struct HuntResult: Sendable {
+    public var blob: ObjectID
+    public var places: [HuntPlace]
+    /// Empty for a path-only query.
+    public var matches: [HuntMatch]
+    /// Why the blob was not read (`too-large`, `binary`), if it was not.
+    public var skipped: String?
+    public var size: Int
+}
+
+/// What a hunt went through.
+public struct HuntCounters: Sendable, Equatable {
+    public var shards = 0
+    public var commits = 0
+    /// Files (places) that passed the path, project and time filters.
+    public var places = 0
+    /// Distinct blobs among them: each is read once, whatever the number of its places.
+    public var blobs = 0
+    public var blobsRead = 0
+    public var bytesRead = 0
+    public var blobsSkipped = 0
+}
+
+/// Goes through every commit of every shard (all of history, no watermark), keeps the files that pass the
+/// query's filters, reads each distinct blob among them once on worker threads, and hands every blob with a
+/// match (or, for a path-only query, every blob) to `emit` on the calling thread.
+///
+/// `extract`, when given, is called on a worker thread with the bytes of every blob handed to `emit`, before
+/// it is; each blob once.
+public enum Hunter {
+    public typealias Extract =
+        @Sendable (_ blob: ObjectID, _ name: String, _ bytes: UnsafeRawBufferPointer) throws ->
+        Void
+
+    public static func run(
+        _ sources: [ShardSource], query: HuntQuery, extract: Extract? = nil,
+        warning: (String) -> Void, emit: (HuntResult) -> Void
+    ) -> HuntCounters {
+        var counters = HuntCounters()
+        var places: [ObjectID: [HuntPlace]] = [:]
+        var order: [ObjectID] = []
+        var repositoryOf: [ObjectID: String] = [:]
+        for source in sources {
+            do {
+                if let problem = source.problem { throw ShardProblem(problem) }
+                let repository = try Repository(at: source.repositoryPath)
+                guard let reference = source.reference, let tip = try repository.commitID(ofReference: reference)
+                else { throw ShardProblem("reference \(source.reference ?? "?") not found") }
+                counters.shards += 1
+                var treeOfParent: [ObjectID: ObjectID] = [:]
+                for commitID in try repository.commits(from: tip) {
+                    let commit = try repository.commit(commitID)
+                    treeOfParent[commitID] = commit.tree
+                    counters.commits += 1
+                    if let since = query.since, commit.time < since { continue }
+                    let parentTree = try commit.parents.first.map { (parent) throws(GitError) -> ObjectID in
+                        if let tree = treeOfParent.removeValue(forKey: parent) { return tree }
+                        return try repository.commit(parent).tree
+                    }
+                    for change in try repository.changes(from: parentTree, to: commit.tree) where !change.isSymlink {
+                        let release = ReleasePath.parse(change.path)
+                        if let project = query.project, release.projectNormalized != project { continue }
+                        if !query.paths.isEmpty, !query.paths.contains(where: { $0.matches(release.innerPath) }) {
+                            continue
+                        }
+                        let place = HuntPlace(
+                            shard: source.name, commit: commitID, time: commit.time, release: release,
+                            shardPath: change.path)
+                        counters.places += 1
+                        if places[change.blob] == nil {
+                            order.append(change.blob)
+                            repositoryOf[change.blob] = source.repositoryPath
+                        }
+                        places[change.blob, default: []].append(place)
+                    }
+                }
+            } catch {
+                warning("\(source.name): \(GitProblem.describe(error)); the other shards are still searched")
+            }
+        }
+        counters.blobs = order.count
+        if !query.readsContent && extract == nil {
+            for blob in order {
+                emit(HuntResult(blob: blob, places: places[blob] ?? [], matches: [], skipped: nil, size: 0))
+            }
+            return counters
+        }
+        read(
+            order, from: repositoryOf, innerPaths: places.mapValues { $0.first?.release.innerPath ?? "" },
+            names: places.mapValues { fileName(of: $0) }, query: query, extract: extract,
+            counters: &counters, warning: warning
+        ) { result in
+            var result = result
+            result.places = places[result.blob] ?? []
+            emit(result)
+        }
+        return counters
+    }
+
+    /// The name an extracted blob gets after its id: the file name of its first place.
+    public static func fileName(of places: [HuntPlace]) -> String {
+        let inner = places.first?.release.innerPath ?? ""
+        return String(inner.split(separator: "/").last ?? "")
+    }
+
+    /// Reads `blobs` on worker threads, each once, and hands the ones that matched to `emit` in `blobs`' order.
+    private static func read(
+        _ blobs: [ObjectID], from repositoryOf: [ObjectID: String], innerPaths: [ObjectID: String],
+        names: [ObjectID: String], query: HuntQuery,
+        extract: Extract?, counters: inout HuntCounters, warning: (String) -> Void, emit: (HuntResult) -> Void
+    ) {
+        let workerCount = max(1, min(query.workers, blobs.count))
+        let jobs = WorkQueue<HuntJob>(capacity: 64 * workerCount)
+        let results = WorkQueue<HuntJobResult>(capacity: jobs.capacity + workerCount + 1)
+        let done = DispatchGroup()
+        var started = 0
+        for _ in 0..<workerCount {
+            let worker = HuntWorker(query: query, extract: extract)
+            done.enter()
+            do {
+                try WorkerThread.start {
+                    worker.run(jobs: jobs, results: results)
+                    done.leave()
+                }
+                started += 1
+            } catch {
+                done.leave()
+                if started == 0 {
+                    warning("no worker thread could start: \(error)")
+                    return
+                }
+            }
+        }
+        // Results come back in any order; they are handed on in `blobs`' order, so output is the same every run.
+        var waiting: [Int: HuntJobResult] = [:]
+        var next = 0
+        var pushed = 0
+        func take(_ result: HuntJobResult) {
+            waiting[result.index] = result
+            while let ready = waiting.removeValue(forKey: next) {
+                next += 1
+                if let error = ready.error {
+                    warning(error)
+                    continue
+                }
+                if ready.result.skipped != nil {
+                    counters.blobsSkipped += 1
+                } else {
+                    counters.blobsRead += 1
+                    counters.bytesRead += ready.result.size
+                }
+                if !query.readsContent || !ready.result.matches.isEmpty { emit(ready.result) }
+            }
+        }
+        for (index, blob) in blobs.enumerated() {
+            let job = HuntJob(
+                index: index, blob: blob, repositoryPath: repositoryOf[blob] ?? "",
+                innerPath: innerPaths[blob] ?? "", name: names[blob] ?? "")
+            while !jobs.tryPush(job) {
+                guard let result = results.pop() else { break }
+                take(result)
+            }
+            pushed += 1
+            while let result = results.tryPop() { take(result) }
+        }
+        jobs.close()
+        while next < pushed, let result = results.pop() { take(result) }
+        done.wait()
+    }
+}
+
+private struct HuntJob: Sendable {
+    var index: Int
+    var blob: ObjectID
+    var repositoryPath: String
+    /// The path inside the release of the blob's first place, which a rule's `paths` see.
+    var innerPath: String
+    var name: String
+}
+
+private struct HuntJobResult: Sendable {
+    var index: Int
+    var result: HuntResult
+    var error: String?
+}
+
+/// A worker's repository handles and match state; lives on one thread.
+private final class HuntWorker: @unchecked Sendable {
+    // Created on the spawning thread, used only by the worker thread afterwards.
+    let query: HuntQuery
+    let extract: Hunter.Extract?
+
+    init(query: HuntQuery, extract: Hunter.Extract?) {
+        self.query = query
+        self.extract = extract
+    }
+
+    func run(jobs: WorkQueue<HuntJob>, results: WorkQueue<HuntJobResult>) {
+        var repositories: [String: Repository] = [:]
+        let scratch = MatchScratch()
+        var matcher: Matcher?
+        if case .rule(let ruleSet, _) = query.content { matcher = Matcher(ruleSet: ruleSet) }
+        while let job = jobs.pop() {
+            var result = HuntResult(blob: job.blob, places: [], matches: [], skipped: nil, size: 0)
+            do {
+                let repository: Repository
+                if let open = repositories[job.repositoryPath] {
+                    repository = open
+                } else {
+                    repository = try Repository(at: job.repositoryPath)
+                    repositories[job.repositoryPath] = repository
+                }
+                result.size = try repository.objectSize(job.blob)
+                if result.size > query.maxBlobSize {
+                    result.skipped = "too-large"
+                } else {
+                    try repository.withObjectBytes(job.blob) { bytes in
+                        let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
+                        if query.readsContent && probe.contains(0) && UnicodeForm.detect(bytes) == nil {
+                            result.skipped = "binary"
+                            return
+                        }
+                        result.matches = try matches(in: bytes, path: job.innerPath, scratch: scratch, matcher: matcher)
+                        if let extract, !query.readsContent || !result.matches.isEmpty {
+                            try extract(job.blob, job.name, bytes)
+                        }
+                    }
+                }
+                results.push(HuntJobResult(index: job.index, result: result))
+            } catch {
+                results.push(
+                    HuntJobResult(
+                        index: job.index, result: result,
+                        error: "blob \(job.blob.hex): \(GitProblem.describe(error)); left out"))
+            }
+        }
+    }
+
+    private func matches(
+        in bytes: UnsafeRawBufferPointer, path: String, scratch: MatchScratch, matcher: Matcher?
+    ) throws -> [HuntMatch] {
+        switch query.content {
+        case .none:
+            return []
+        case .pattern(let regex):
+            let found = try regex.allMatches(in: bytes, scratch: scratch)
+            var lines = LineIndex(bytes)
+            return found.map { match in
+                let (line, column, lineRange) = lines.locate(match.range.lowerBound)
+                return HuntMatch(line: line, column: column, text: Self.text(bytes, lineRange))
+            }
+        case .rule(let ruleSet, let index):
+            let outcome = matcher?.scan(bytes, path: path, onlyRule: index) ?? ScanOutcome()
+            if let failure = outcome.failures.first { throw ShardProblem(failure.description) }
+            let kind = ruleSet.rules[index].rule.kind
+            let masks = outcome.findings.map(\.mask)
+            return outcome.findings.map { finding in
+                let shown = finding.presented(kind: kind, secrets: masks, showSecrets: query.showSecrets)
+                return HuntMatch(line: finding.line, column: finding.column, text: shown.snippet)
+            }
+        }
+    }
+
+    private static func text(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
+        let end = min(range.upperBound, range.lowerBound + HuntMatch.maxLineBytes)
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound..<end]), as: UTF8.self)
+    }
+}
+
+/// Line numbers of offsets in one buffer, for offsets asked in increasing order.
+private struct LineIndex {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+    var line = 1
+    var lineStart = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    /// The 1-based line and byte column of `target`, and the range of its line without the newline.
+    mutating func locate(_ target: Int) -> (line: Int, column: Int, lineRange: Range<Int>) {
+        if target < offset {
+            offset = 0
+            line = 1
+            lineStart = 0
+        }
+        while offset < target {
+            if bytes[offset] == UInt8(ascii: "\n") {
+                line += 1
+                lineStart = offset + 1
+            }
+            offset += 1
+        }
+        var end = target
+        while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+        if end > lineStart && bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+        return (line, target - lineStart + 1, lineStart..<max(lineStart, end))
+    }
+}
