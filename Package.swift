@@ -25,7 +25,8 @@ let package = Package(
 
         // Thin safe wrappers: the only modules that see C types.
         .target(name: "PCRE2", dependencies: ["CPCRE2"]),
-        .target(name: "Git", dependencies: ["CGit2"]),
+        // Git takes its object id type from the core, so that ids cross from git to the store unconverted.
+        .target(name: "Git", dependencies: ["CGit2", "ShardScanCore"]),
         .target(name: "Hyperscan", dependencies: ["CHyperscan"]),
 
         .target(
@@ -38,7 +39,7 @@ let package = Package(
         .target(
             name: "ShardScanEngine",
             dependencies: [
-                "ShardScanCore", "ShardScanStore", "PCRE2", "Hyperscan", "Git",
+                "ShardScanCore", "PCRE2", "Hyperscan", "Git",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -49,11 +50,13 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The demo mirror `shardscan demo` builds, and tests scan: generated, fake credentials only.
+        .target(name: "ShardScanDemo", dependencies: ["ShardScanCore", "Git"]),
         .target(name: "ShardScanReports", dependencies: ["ShardScanCore", "ShardScanStore"]),
         .target(
             name: "ShardScanCLI",
             dependencies: [
-                "ShardScanCore", "ShardScanEngine", "ShardScanStore", "ShardScanReports",
+                "ShardScanCore", "ShardScanEngine", "ShardScanStore", "ShardScanReports", "ShardScanDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -68,7 +71,9 @@ let package = Package(
             name: "ShardScanEngineTests", dependencies: ["ShardScanEngine", "ShardScanCore", "ShardScanStore", "Git"]),
         .testTarget(
             name: "ShardScanReportsTests",
-            dependencies: ["ShardScanReports", "ShardScanStore", "ShardScanCore", "ShardScanEngine", "Git"]
+            dependencies: [
+                "ShardScanReports", "ShardScanStore", "ShardScanCore", "ShardScanEngine", "ShardScanDemo", "Git",
+            ]
         ),
         .testTarget(
             name: "ShardScanStoreTests",
@@ -77,8 +82,8 @@ let package = Package(
         .testTarget(
             name: "ShardScanCLITests",
             dependencies: [
-                "ShardScanCLI", "ShardScanEngine", "ShardScanStore", "ShardScanCore", "ShardScanReports", "Git",
-                .product(name: "Yams", package: "Yams"),
+                "ShardScanCLI", "ShardScanEngine", "ShardScanStore", "ShardScanCore", "ShardScanReports",
+                "ShardScanDemo", "Git", .product(name: "Yams", package: "Yams"),
             ]
         ),
     ],

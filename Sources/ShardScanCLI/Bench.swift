@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ShardScanCore
 import ShardScanStore
 
 #if canImport(Glibc)

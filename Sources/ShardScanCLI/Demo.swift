@@ -1,10 +1,11 @@
 import ArgumentParser
 import Foundation
+import ShardScanDemo
 import ShardScanEngine
 import ShardScanStore
 
 /// `shardscan demo`: the whole flow on a small mirror built on the spot.
-struct Demo: AsyncParsableCommand {
+struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build a small demo mirror (three shards, fake secrets, decoys) and scan it.",
         discussion: "Rebuilds DIR/mirror and DIR/shardscan.sqlite on every run; DIR holds nothing else."
@@ -17,7 +18,7 @@ struct Demo: AsyncParsableCommand {
 
     static let marker = ".shardscan-demo"
 
-    func run() async throws {
+    func run() throws {
         let fileManager = FileManager.default
         let root = URL(fileURLWithPath: directory)
         if fileManager.fileExists(atPath: root.path) {

@@ -12,7 +12,7 @@ enum DisclosureFormat: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// `shardscan disclose`: a notice per affected project that its maintainers can act on.
-struct Disclose: AsyncParsableCommand {
+struct Disclose: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a disclosure notice for a project: what leaked, where, since when, what to do, whom to tell.",
         discussion: """
@@ -50,7 +50,7 @@ struct Disclose: AsyncParsableCommand {
     /// The statuses a notice covers: all but those saying the finding is no leak.
     static let statuses = Set(TriageStatus.allCases).subtracting([.falsePositive, .testData])
 
-    func run() async throws {
+    func run() throws {
         let store = try self.store.open()
         if let project {
             guard let notice = try Self.notice(project: project, store: store) else {

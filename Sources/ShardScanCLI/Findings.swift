@@ -3,7 +3,7 @@ import ShardScanCore
 import ShardScanStore
 
 /// `shardscan findings`: what the store knows, filtered.
-struct Findings: AsyncParsableCommand {
+struct Findings: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List findings from the store: rule, project, version, release file, path, line and secret.",
         discussion: """
@@ -28,8 +28,9 @@ struct Findings: AsyncParsableCommand {
     @Option(help: "Only this shard.", completion: Completions.shards)
     var shard: String?
 
-    @Option(help: "Only the places recorded by this run.")
-    var run: Int64?
+    // Not `run`: a property of that name would clash with the command's `run()`.
+    @Option(name: .customLong("run"), help: ArgumentHelp("Only the places recorded by this run.", valueName: "run"))
+    var runID: Int64?
 
     @Option(help: "Only the places recorded by runs started on or after this date (YYYY-MM-DD or ISO 8601, UTC).")
     var since: String?
@@ -69,9 +70,9 @@ struct Findings: AsyncParsableCommand {
         return TriageStatus(rawValue: text).map { [$0] }
     }
 
-    func run() async throws {
+    func run() throws {
         var query = FindingQuery(
-            project: project, version: releaseVersion, rule: rule, shard: shard, runID: run, since: since)
+            project: project, version: releaseVersion, rule: rule, shard: shard, runID: runID, since: since)
         query.statuses = status.flatMap(Self.statuses)
         query.minConfidence = minConfidence
         query.minSeverity = severity

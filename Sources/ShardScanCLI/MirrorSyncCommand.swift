@@ -120,7 +120,7 @@ struct MirrorSyncCommand: AsyncParsableCommand {
         if scan {
             let command = try Scan.parse(scanArguments)
             do {
-                try await command.run()
+                try command.run()
             } catch let exit as ExitCode {
                 status = max(status, exit.rawValue)
             }

@@ -4,7 +4,7 @@ import ShardScanReports
 import ShardScanStore
 
 /// `shardscan report`: SARIF, JSON or JSON Lines rendered from the store.
-struct Report: AsyncParsableCommand {
+struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render findings from the store as SARIF 2.1.0, JSON or JSON Lines.",
         discussion: """
@@ -24,8 +24,9 @@ struct Report: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var secrets: SecretOptions
 
-    @Option(help: "The findings recorded by this run.")
-    var run: Int64?
+    // Not `run`: a property of that name would clash with the command's `run()`.
+    @Option(name: .customLong("run"), help: ArgumentHelp("The findings recorded by this run.", valueName: "run"))
+    var runID: Int64?
 
     @Option(help: "The findings recorded by runs started on or after this date (YYYY-MM-DD or ISO 8601, UTC).")
     var since: String?
@@ -55,7 +56,7 @@ struct Report: AsyncParsableCommand {
     var output: String?
 
     func validate() throws {
-        let chosen = [run != nil, since != nil, project != nil, all, new, open].filter { $0 }.count
+        let chosen = [runID != nil, since != nil, project != nil, all, new, open].filter { $0 }.count
         if chosen != 1 {
             throw ValidationError("choose exactly one of --run, --since, --project, --all, --new and --open")
         }
@@ -93,14 +94,14 @@ struct Report: AsyncParsableCommand {
     }
 
     var selection: ReportSelection {
-        if let run { return .run(run) }
+        if let runID { return .run(runID) }
         if let since { return .since(since) }
         if let project { return .project(project) }
         if open { return .open }
         return .all
     }
 
-    func run() async throws {
+    func run() throws {
         // Deliveries move the store's cursors; every other report only reads.
         let store = try new || sarifDir != nil ? store.openForWriting() : store.open()
         if let sarifDir {

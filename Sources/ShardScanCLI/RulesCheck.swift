@@ -3,7 +3,7 @@ import ShardScanCore
 import ShardScanEngine
 
 /// `shardscan rules check`: every rule parses, compiles and passes its own examples.
-struct RulesCheck: AsyncParsableCommand {
+struct RulesCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Parse and compile rule packs and run their examples; exit 0 only when all pass.",
@@ -16,7 +16,7 @@ struct RulesCheck: AsyncParsableCommand {
     @Argument(help: "Rule pack files or folders (default: the Rules folder).", completion: .file())
     var paths: [String] = []
 
-    func run() async throws {
+    func run() throws {
         let packs = try RuleOptions.resolve(paths)
         let loaded = RulePackLoader.load(paths: packs)
         let ruleSet = RuleSet(loaded, cacheDirectory: Prefilter.defaultCacheDirectory)

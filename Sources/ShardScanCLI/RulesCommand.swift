@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// `shardscan rules`: tools for rule authors.
-struct RulesCommand: AsyncParsableCommand {
+struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
         abstract: "Check, test, list and explain rule packs.",

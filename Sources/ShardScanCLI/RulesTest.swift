@@ -3,7 +3,7 @@ import ShardScanCore
 import ShardScanEngine
 
 /// `shardscan rules test`: runs examples and negative examples.
-struct RulesTest: AsyncParsableCommand {
+struct RulesTest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "test",
         abstract: "Run every rule's examples and negative examples.",
@@ -16,7 +16,7 @@ struct RulesTest: AsyncParsableCommand {
     @Option(help: "Test only the rule with this id.", completion: Completions.ruleIDs)
     var rule: String?
 
-    func run() async throws {
+    func run() throws {
         let packs = try RuleOptions.resolve(paths)
         let ruleSet = RuleSet.load(paths: packs)
         for error in ruleSet.errors { printError(error.description) }

@@ -7,7 +7,7 @@ import ShardScanReports
 import ShardScanStore
 
 /// `shardscan scan`: the nightly job.
-struct Scan: AsyncParsableCommand {
+struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Scan every blob new since each shard's watermark and record findings in the store.",
         discussion: """
@@ -115,7 +115,7 @@ struct Scan: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    func run() throws {
         // Before anything else, so that a signal while the store opens or the rules compile (which takes a
         // while without a cache) ends the command with its status and a message.
         let stop = StopRequest()
@@ -190,7 +190,7 @@ func runScan(
     minConfidence: Confidence = .low
 ) throws -> Int32 {
     let progress = ScanProgress(quiet: quiet)
-    let summary = try MirrorScan(store: store, ruleSet: ruleSet, options: options).run(sources) {
+    let summary = try MirrorScan(sink: store, ruleSet: ruleSet, options: options).run(sources) {
         progress.handle($0)
     }
     // Before any report or exit status: fixtures and documentation examples are test data, not news.

@@ -1,4 +1,5 @@
 import Foundation
+import ShardScanCore
 import ShardScanEngine
 import ShardScanStore
 

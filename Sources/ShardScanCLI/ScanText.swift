@@ -4,7 +4,7 @@ import ShardScanCore
 import ShardScanEngine
 
 /// `shardscan scan-text`: the rule author's loop over one file.
-struct ScanText: AsyncParsableCommand {
+struct ScanText: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan-text",
         abstract: "Scan one file (or standard input) and print what the rules find.",
@@ -28,7 +28,7 @@ struct ScanText: AsyncParsableCommand {
         case table, json
     }
 
-    func run() async throws {
+    func run() throws {
         let ruleSet = try rules.loadRuleSet()
 
         let data: Data

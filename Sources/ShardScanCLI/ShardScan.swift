@@ -16,6 +16,11 @@ public struct ShardScan: AsyncParsableCommand {
 
     /// Runs the command line like swift-argument-parser's own entry point, except that usage errors exit
     /// with status 2, as every other error does (README), rather than 64; help and `--version` still exit 0.
+    ///
+    /// Only commands that await something (`mirror sync`, `bench`) are async. The others run on the main
+    /// thread, outside Swift concurrency's few pool threads: a scan's walking thread waits on its workers for
+    /// the whole run.
+    @MainActor
     public static func main() async {
         do {
             var command = try parseAsRoot()

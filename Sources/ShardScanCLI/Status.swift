@@ -2,7 +2,7 @@ import ArgumentParser
 import ShardScanStore
 
 /// `shardscan status`: shards, their watermarks, and the last runs.
-struct Status: AsyncParsableCommand {
+struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show each shard's watermark and the last runs with their counts.")
 
@@ -23,7 +23,7 @@ struct Status: AsyncParsableCommand {
         if let forget, forget.isEmpty { throw ValidationError("--forget needs a shard name") }
     }
 
-    func run() async throws {
+    func run() throws {
         if let forget { return try forgetShard(forget) }
         let store = try store.open()
         print(

@@ -2,7 +2,7 @@ import ArgumentParser
 import ShardScanStore
 
 /// `shardscan summary`: what the store holds, counted.
-struct Summary: AsyncParsableCommand {
+struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Count the store's findings by status, rule, kind, shard and project; open against triaged.",
         discussion: """
@@ -27,7 +27,7 @@ struct Summary: AsyncParsableCommand {
         if top <= 0 { throw ValidationError("--top must be positive") }
     }
 
-    func run() async throws {
+    func run() throws {
         let summary = try store.open().summary()
         switch format {
         case .json:

@@ -3,7 +3,7 @@ import Foundation
 import ShardScanStore
 
 /// `shardscan triage`: a status per fingerprint, and the file a team keeps it in.
-struct Triage: AsyncParsableCommand {
+struct Triage: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Set a finding's status by fingerprint, or export and import the triage of a store.",
         discussion: """
@@ -17,7 +17,7 @@ struct Triage: AsyncParsableCommand {
 }
 
 /// `shardscan triage [set] FINGERPRINT… --status STATUS`.
-struct TriageSet: AsyncParsableCommand {
+struct TriageSet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "set",
         abstract: "Set the status of findings named by fingerprint, or chosen by --rule and --project.",
@@ -62,7 +62,7 @@ struct TriageSet: AsyncParsableCommand {
         return environment["USER"] ?? environment["LOGNAME"] ?? NSUserName()
     }
 
-    func run() async throws {
+    func run() throws {
         let store = try store.openForWriting()
         var chosen: [String]
         do {
@@ -90,7 +90,7 @@ struct TriageSet: AsyncParsableCommand {
 }
 
 /// `shardscan triage export`.
-struct TriageExport: AsyncParsableCommand {
+struct TriageExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write the store's triage as a stable JSON file to keep in git (fingerprints, never secrets).",
@@ -102,7 +102,7 @@ struct TriageExport: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write here instead of standard output.", valueName: "file"), completion: .file())
     var output: String?
 
-    func run() async throws {
+    func run() throws {
         let records = try store.open().allTriage()
         try ReportWriter.emit(try TriageFile(records).encoded(), to: output)
         if output != nil { printError("exported \(records.count) triage entries") }
@@ -110,7 +110,7 @@ struct TriageExport: AsyncParsableCommand {
 }
 
 /// `shardscan triage import FILE`.
-struct TriageImport: AsyncParsableCommand {
+struct TriageImport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Apply a triage file to the store; for each fingerprint the newer change wins.",
@@ -125,7 +125,7 @@ struct TriageImport: AsyncParsableCommand {
     @Argument(help: "A file written by `shardscan triage export`; - for standard input.", completion: .file())
     var file: String
 
-    func run() async throws {
+    func run() throws {
         let data: Data
         do {
             data =

@@ -1,18 +1,18 @@
 import Git
 import ShardScanCore
-import ShardScanStore
 
-/// One run over many shards: starts the run in the store, scans each shard, ends the run.
+/// One run over many shards: starts the run in the sink, scans each shard, ends the run.
 public struct MirrorScan {
-    public let store: Store
+    /// Where the run is recorded and its findings written (the store, in the command-line tool).
+    public let sink: any ScanSink
     public let ruleSet: RuleSet
     public let options: ScanOptions
 
     /// Bumped when matching behaviour changes, so that stores rescan blobs scanned by older engines.
     public static let engineVersion = "2"
 
-    public init(store: Store, ruleSet: RuleSet, options: ScanOptions = ScanOptions()) {
-        self.store = store
+    public init(sink: any ScanSink, ruleSet: RuleSet, options: ScanOptions = ScanOptions()) {
+        self.sink = sink
         self.ruleSet = ruleSet
         self.options = options
     }
@@ -40,11 +40,11 @@ public struct MirrorScan {
         try GitSettings.limitMemory(
             packWindowBytes: 16 << 20, mappedPackBytes: 64 << 20, objectCacheBytes: 32 << 20)
         let digest = ruleSet.digest(engineVersion: Self.engineVersion)
-        let ruleSetID = try store.ruleSetID(digest: digest)
-        let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: ruleSet.rules.count)
-        try store.recordRules(ruleSet.rules.map(\.rule), runID: runID)
+        let ruleSetID = try sink.ruleSetID(digest: digest)
+        let runID = try sink.startRun(ruleSetID: ruleSetID, ruleCount: ruleSet.rules.count)
+        try sink.recordRules(ruleSet.rules.map(\.rule), runID: runID)
         let scanner = ShardScanner(
-            store: store, ruleSet: ruleSet, ruleSetID: ruleSetID, runID: runID, options: options, report: report)
+            sink: sink, ruleSet: ruleSet, ruleSetID: ruleSetID, runID: runID, options: options, report: report)
         var summary = Summary(runID: runID, shards: [], counters: RunCounters())
         for source in sources {
             if let reason = options.stopRequest?.requested {
@@ -71,9 +71,9 @@ public struct MirrorScan {
                 summary.shards.append(missing)
             }
         }
-        let status =
-            summary.stopped != nil ? "stopped" : summary.failedShards.isEmpty ? "finished" : "finished-with-errors"
-        try store.finishRun(runID, status: status)
+        let status: RunStatus =
+            summary.stopped != nil ? .stopped : summary.failedShards.isEmpty ? .finished : .finishedWithErrors
+        try sink.finishRun(runID, status: status)
         return summary
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import Git
-import ShardScanStore
+import ShardScanCore
 
 /// Which shards a run may scan under which names, and which it expected but did not find.
 extension MirrorScan {
@@ -9,10 +9,10 @@ extension MirrorScan {
     /// A shard is known by its name, so a repository that is not the one the store knows under that name
     /// (another git directory, lacking the shard's watermark) would take over its watermark and be
     /// reported as "history rewritten"; it is refused instead. A source that cannot be scanned and that the
-    /// store does not know (a mistyped root) leaves nothing in the store. A shallow clone is refused up
+    /// store does not know (a mistyped root) leaves nothing in the sink. A shallow clone is refused up
     /// front: its cut history would fail deep in the walk as missing objects.
     func admit(_ source: ShardSource, runID: Int64) throws -> ShardResult? {
-        let known = try store.knownShards().first { $0.name == source.name }
+        let known = try sink.knownShards().first { $0.name == source.name }
         if let problem = source.problem {
             // A repository without the branch, or a shard folder under a root that does not open, is a shard
             // to show in `status`; a command-line path that is no repository at all is not.
@@ -28,17 +28,17 @@ extension MirrorScan {
                     + "\(source.gitDirectory ?? repository.gitDirectory)/shallow), and shardscan reads each shard's "
                     + "whole history: run `git -C \(source.repositoryPath) fetch --unshallow`, then scan again")
         }
-        if let known, let stored = known.watermark, let watermark = ObjectID(hex: stored),
-            !repository.contains(watermark), Self.isAnotherRepository(source, than: known)
+        if let known, let watermark = known.watermark, !repository.contains(watermark),
+            Self.isAnotherRepository(source, than: known)
         {
             return try refuse(
                 source, known: known, runID: runID,
                 "\(source.repositoryPath) is not the repository this store knows as shard \(source.name) "
-                    + "(\(known.gitDirectory ?? known.path)): it lacks the shard's watermark \(stored.prefix(12)); "
+                    + "(\(known.gitDirectory ?? known.path)): it lacks the shard's watermark \(watermark.hex.prefix(12)); "
                     + "nothing was scanned. If it replaces that shard on purpose, forget the old one first "
                     + "(`shardscan status --forget \(source.name)`), then scan again; otherwise give the right path")
         }
-        _ = try store.shardID(
+        _ = try sink.shardID(
             name: source.name, path: source.repositoryPath, reference: source.reference ?? "",
             gitDirectory: source.gitDirectory)
         return nil
@@ -55,8 +55,8 @@ extension MirrorScan {
         -> ShardResult
     {
         if let known {
-            try store.recordShardOutcome(
-                ShardOutcome(runID: runID, shardID: known.id, status: "failed", message: message))
+            try sink.recordShardOutcome(
+                ShardOutcome(runID: runID, shardID: known.id, status: .failed, message: message))
         }
         return ShardResult(name: source.name, status: .failed, message: message)
     }
@@ -69,7 +69,7 @@ extension MirrorScan {
         let repositories = Set(sources.filter { $0.root == nil && $0.problem == nil }.map(\.repositoryPath))
         let found = Set(sources.map(\.name)).union(options.shardsElsewhere)
         var missing: [ShardResult] = []
-        for known in try store.knownShards() where !found.contains(known.name) {
+        for known in try sink.knownShards() where !found.contains(known.name) {
             let path = ShardLocator.resolved(known.path)
             let folder = ShardLocator.resolved((known.path as NSString).deletingLastPathComponent)
             let place: String
@@ -83,8 +83,8 @@ extension MirrorScan {
             let message =
                 "shard \(known.name) \(place) (last scanned at \(known.path)): moved, deleted, or its HEAD removed? "
                 + "Put it back or scan its new place; if it is gone for good: shardscan status --forget \(known.name)"
-            try store.recordShardOutcome(
-                ShardOutcome(runID: runID, shardID: known.id, status: "missing", message: message))
+            try sink.recordShardOutcome(
+                ShardOutcome(runID: runID, shardID: known.id, status: .missing, message: message))
             missing.append(ShardResult(name: known.name, status: .failed, message: message))
         }
         return missing

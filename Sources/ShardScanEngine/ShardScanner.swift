@@ -1,7 +1,6 @@
 import Foundation
 import Git
 import ShardScanCore
-import ShardScanStore
 
 /// Settings of a scan.
 public struct ScanOptions: Sendable {
@@ -17,6 +16,15 @@ public struct ScanOptions: Sendable {
     public static let maxWorkers = 256
     /// Blobs waiting for a worker, at most; what bounds memory, whatever the shard's size.
     public var queuedBlobsPerWorker = 64
+    /// The walk hands blobs to the workers in windows of up to this many new blobs (the commit that reaches it
+    /// is kept whole, so a window may hold a few more)...
+    public var windowBlobs = 1024
+    /// ...read from this many commits at most: a window is put in read order as a whole (see ``BlobReadOrder``).
+    /// A window closes early when the workers run out of work, so they never wait for it to fill. It holds
+    /// requests, not bytes; the bytes in memory are bounded by the workers' queue.
+    public var windowCommits = 256
+    /// What reads the blobs, and in which order within a window.
+    public var blobAccess: any BlobAccess = LibGit2BlobAccess()
     /// Raised (by a signal handler) to stop after the work in flight is written.
     public var stopRequest: StopRequest?
     /// Shards other workers of a fleet scan (`scan --worker`): not this run's to call missing.
@@ -52,14 +60,15 @@ public struct ShardResult: Sendable {
     public var endsRun = false
 }
 
-/// Scans shards from their watermarks: this thread walks the commits and diffs their trees, workers
-/// read and scan the new blobs, and this thread writes the results in commit order, in batches.
+/// Scans shards from their watermarks: this thread walks the commits and diffs their trees (``BlobStream``),
+/// workers read and scan the new blobs (``WorkerPool``), and this thread puts the results back in commit order
+/// (``CommitSequencer``) and writes them to the sink in batches.
 ///
-/// Each blob is read at most once per rule set, across all shards and runs: blobs already in the
-/// store's dedupe set only get their new location recorded (when they have findings). A batch holds
-/// only commits whose every blob is scanned, so the watermark never gets ahead of the findings.
+/// Each blob is read at most once per rule set, across all shards and runs: blobs the sink already knows
+/// only get their new location recorded (when they have findings). A batch holds only commits whose every
+/// blob is scanned, so the watermark never gets ahead of the findings.
 public final class ShardScanner {
-    let store: Store
+    let sink: any ScanSink
     let ruleSet: RuleSet
     let ruleSetID: Int64
     let runID: Int64
@@ -70,10 +79,10 @@ public final class ShardScanner {
     static let binaryProbeLength = 8192
 
     public init(
-        store: Store, ruleSet: RuleSet, ruleSetID: Int64, runID: Int64, options: ScanOptions,
+        sink: any ScanSink, ruleSet: RuleSet, ruleSetID: Int64, runID: Int64, options: ScanOptions,
         report: @escaping (ScanEvent) -> Void
     ) {
-        self.store = store
+        self.sink = sink
         self.ruleSet = ruleSet
         self.ruleSetID = ruleSetID
         self.runID = runID
@@ -87,31 +96,31 @@ public final class ShardScanner {
         var result = ShardResult(name: source.name, status: .failed, message: "", counters: RunCounters())
         let shardID: Int64
         do {
-            shardID = try store.shardID(
-                name: source.name, path: source.repositoryPath, reference: source.reference ?? "")
+            shardID = try sink.shardID(
+                name: source.name, path: source.repositoryPath, reference: source.reference ?? "", gitDirectory: nil)
         } catch {
             result.message = "store: \(error)"
             report(.shardFinished(result))
             return result
         }
-        var outcome = ShardOutcome(runID: runID, shardID: shardID, status: "running")
+        var outcome = ShardOutcome(runID: runID, shardID: shardID, status: .running)
         do {
             if let problem = source.problem { throw ShardProblem(problem) }
             let repository = try Repository(at: source.repositoryPath)
             guard let reference = source.reference, let tip = try repository.commitID(ofReference: reference) else {
                 throw ShardProblem("reference \(source.reference ?? "?") not found")
             }
-            outcome.toCommit = tip.hex
+            outcome.toCommit = tip
             var hidden: [ObjectID] = []
-            if let stored = try store.watermark(shardID: shardID), let watermark = ObjectID(hex: stored) {
-                outcome.fromCommit = stored
+            if let watermark = try sink.watermark(shardID: shardID) {
+                outcome.fromCommit = watermark
                 if watermark == tip {
                     result.status = .upToDate
                 } else if repository.contains(watermark), try repository.isAncestor(watermark, of: tip) {
                     hidden = [watermark]
                 } else {
                     let warning =
-                        "\(source.name): watermark \(stored.prefix(12)) is not an ancestor of \(reference) (history rewritten?); scanning the whole shard, already-scanned blobs are skipped"
+                        "\(source.name): watermark \(watermark.hex.prefix(12)) is not an ancestor of \(reference) (history rewritten?); scanning the whole shard, already-scanned blobs are skipped"
                     report(.warning(warning))
                     outcome.message = warning
                 }
@@ -133,10 +142,10 @@ public final class ShardScanner {
             result.status = .failed
             result.message = GitProblem.describe(error)
         }
-        outcome.status = result.status.rawValue
+        outcome.status = ShardOutcome.Status(rawValue: result.status.rawValue) ?? .failed
         if result.status != .finished || outcome.message.isEmpty { outcome.message = result.message }
         do {
-            try store.recordShardOutcome(outcome)
+            try sink.recordShardOutcome(outcome)
         } catch {
             result.status = .failed
             result.message += " (and the outcome could not be stored: \(error))"
@@ -146,46 +155,8 @@ public final class ShardScanner {
     }
 }
 
-/// A blob for a worker to read and scan.
-private struct BlobJob: Sendable {
-    /// The commit (by its position in the walk) that first needed the blob.
-    var commitIndex: Int
-    var blob: ObjectID
-    /// The shard path, for messages.
-    var shardPath: String
-    /// The path inside the release, which rules' `paths` see.
-    var innerPath: String
-}
-
-/// What a worker made of a ``BlobJob``.
-private struct BlobResult: Sendable {
-    var commitIndex: Int
-    var scanned: ScannedBlob?
-    var counters = RunCounters()
-    var warnings: [String] = []
-    /// Why the blob could not be read; the shard fails at this commit.
-    var error: String?
-}
-
-/// One commit between the watermark and the tip: the blobs it adds, and the scans it waits for.
-private struct CommitWork {
-    struct Entry {
-        var oid: Data
-        var change: FileChange
-        /// `nil` while the blob's scan (started by this or an earlier commit) is not in yet.
-        var matchCount: Int?
-    }
-
-    var commit: ObjectID
-    /// The commit's time (seconds since 1970): the upload time of the releases it adds.
-    var time: Int64 = 0
-    var entries: [Entry] = []
-    var outstanding = 0
-    var blobs: [ScannedBlob] = []
-    var counters = RunCounters()
-}
-
-/// One walk of one shard: enumerates commits, feeds the workers, and writes finished commits in order.
+/// One walk of one shard: the stream's windows go, in read order, to the workers; their results go through
+/// the sequencer to the sink.
 private struct ShardWalk {
     let scanner: ShardScanner
     let shardID: Int64
@@ -193,323 +164,110 @@ private struct ShardWalk {
     let path: String
     var counters = RunCounters()
 
-    private var batch: Batch
-    /// Commits enumerated and not yet moved into the batch, oldest first; `pendingBase` is the walk
-    /// index of the first.
-    private var pending: [CommitWork] = []
-    private var pendingHead = 0
-    private var pendingBase = 0
-    /// Match counts of blobs scanned in this walk whose rows are not written yet.
-    private var resolved: [Data: Int] = [:]
-    /// Blobs with a scan under way.
-    private var inFlight: Set<Data> = []
-    private var jobsPushed = 0
-    private var resultsTaken = 0
-    /// The first blob a worker could not read. Its commit never completes, so the watermark stays
-    /// before it, while the commits before it are still written as their results come in.
-    private var unreadableBlob: ShardProblem?
-    /// The walk's repository, read on this thread for the metadata of releases with findings.
-    private var repository: Repository?
-
     init(scanner: ShardScanner, shardID: Int64, name: String, path: String) {
         self.scanner = scanner
         self.shardID = shardID
         self.name = name
         self.path = path
-        batch = Batch(runID: scanner.runID, shardID: shardID)
     }
 
     mutating func run(_ repository: Repository, from tip: ObjectID, hiding hidden: [ObjectID]) throws {
-        self.repository = repository
         let commits = try repository.commits(from: tip, hiding: hidden)
         scanner.report(.shardStarted(name: name, commits: commits.count))
-        let workerCount = max(1, scanner.options.workers)
-        let jobs = WorkQueue<BlobJob>(capacity: max(1, scanner.options.queuedBlobsPerWorker) * workerCount)
-        // Room for every job that can be in flight, so a worker never waits on this thread.
-        let results = WorkQueue<BlobResult>(capacity: jobs.capacity + workerCount + 1)
-        let workers = DispatchGroup()
-        for index in 0..<workerCount {
-            let worker = BlobWorker(
-                repositoryPath: path, ruleSet: scanner.ruleSet, maxBlobSize: scanner.options.maxBlobSize)
-            workers.enter()
-            do {
-                try WorkerThread.start {
-                    worker.run(jobs: jobs, results: results)
-                    workers.leave()
-                }
-            } catch {
-                // Nothing was queued yet: the workers that did start see a closed, empty queue and end.
-                workers.leave()
-                jobs.close()
-                workers.wait()
-                throw WorkersUnavailable(started: index, wanted: workerCount, cause: error)
-            }
-        }
+        let options = scanner.options
+        let access = options.blobAccess
+        let readOrder = try access.makeReadOrder(repositoryPath: path)
+        // This thread's own reader, for the metadata of releases with findings.
+        let reader = try access.makeReader(repositoryPath: path)
+        let sink = scanner.sink
+        let ruleSetID = scanner.ruleSetID
+        let blobs = WalkBlobs()
+        var stream = BlobStream(
+            repository: repository, commits: commits, dedupe: sink, ruleSetID: ruleSetID, blobs: blobs)
+        let report = scanner.report
+        var sequencer = CommitSequencer(
+            runID: scanner.runID, shardID: shardID, name: name, batchCommits: options.batchCommits,
+            batchBytes: options.batchBytes, blobs: blobs,
+            output: CommitSequencer.Output(
+                write: { try sink.write($0, ruleSetID: ruleSetID) },
+                scannedBlobs: { try sink.scannedBlobs($0, ruleSetID: ruleSetID) },
+                metadata: { blob, path in
+                    Result {
+                        try reader.withBytes(of: blob) { bytes in
+                            CoreMetadata.parse(bytes.prefix(CoreMetadata.maxBytes), source: path)
+                        }
+                    }
+                },
+                report: report))
+        defer { counters = sequencer.counters }
+        let pool = try WorkerPool(
+            count: options.workers, queuedPerWorker: options.queuedBlobsPerWorker, repositoryPath: path,
+            access: access, ruleSet: scanner.ruleSet, maxBlobSize: options.maxBlobSize)
 
-        var failure: Error?
-        var treeOfParent: [ObjectID: ObjectID] = [:]
-        for (index, commitID) in commits.enumerated() {
-            if let reason = scanner.options.stopRequest?.requested {
-                failure = ScanStopped(reason: reason)
-                break
-            }
-            do {
-                let commit = try repository.commit(commitID)
-                treeOfParent[commitID] = commit.tree
-                let parentTree = try commit.parents.first.map { (parent) throws(GitError) -> ObjectID in
-                    if let tree = treeOfParent.removeValue(forKey: parent) { return tree }
-                    return try repository.commit(parent).tree
-                }
-                let changes = try repository.changes(from: parentTree, to: commit.tree)
-                try enqueue(
-                    CommitWork(commit: commitID, time: commit.time), index: index, changes: changes, jobs: jobs,
-                    results: results)
-                while let result = results.tryPop() { try take(result) }
-            } catch {
-                failure = error
-                break
-            }
-            if unreadableBlob != nil { break }
-        }
-        // Let the workers finish what they hold, keep every commit that completes, and stop them.
-        // Every job pushed yields one result; after a store failure the rest are only counted.
-        jobs.close()
-        while resultsTaken < jobsPushed, let result = results.pop() {
-            if failure != nil {
-                resultsTaken += 1
-                continue
-            }
-            do {
-                try take(result)
-            } catch {
-                failure = error
-            }
-        }
-        workers.wait()
+        var failure: (any Error)?
+        let stopRequest = options.stopRequest
+        // The window being read, and what is left to queue of the last one, already in read order. A window
+        // closes when full, at the end of the walk, or as soon as the workers run out of queued work: the walk
+        // never keeps them waiting to make a bigger window.
+        var building = BlobWindow()
+        var ready: ArraySlice<BlobRequest> = []
+        var streamOpen = true
+        var streamEnd: (any Error)?
         do {
-            try flush()
+            while sequencer.unreadableBlob == nil {
+                while let next = ready.first, stopRequest?.requested == nil, pool.trySubmit(next) {
+                    ready.removeFirst()
+                }
+                while let result = pool.poll() { try sequencer.complete(result) }
+                let full =
+                    building.requests.count >= max(1, options.windowBlobs)
+                    || building.commits.count >= max(1, options.windowCommits)
+                let starving = ready.isEmpty && !building.commits.isEmpty && pool.isStarving
+                if streamOpen && !full && !starving {
+                    streamOpen = stream.read(into: &building, stopReason: { stopRequest?.requested })
+                    continue
+                }
+                // Queue the rest of the last window, waiting for room, before this one's commits are appended.
+                while let next = ready.popFirst() {
+                    if let reason = stopRequest?.requested { throw ScanStopped(reason: reason) }
+                    // Nothing after an unreadable blob's commit can be written.
+                    if sequencer.unreadableBlob != nil { break }
+                    try pool.submit(next) { try sequencer.complete($0) }
+                    while let result = pool.poll() { try sequencer.complete(result) }
+                }
+                if let end = building.end { streamEnd = end }
+                if building.commits.isEmpty {
+                    if !streamOpen { break }
+                    continue
+                }
+                if building.requests.count > 1 { readOrder.arrange(&building.requests) }
+                for work in building.commits { sequencer.append(work) }
+                try sequencer.completeReadyCommits()
+                ready = building.requests[...]
+                building = BlobWindow()
+            }
+        } catch {
+            failure = error
+        }
+        if failure == nil { failure = streamEnd }
+        // Let the workers finish what they hold, keep every commit that completes, and stop them.
+        // After a sink failure the rest are only drained.
+        let drained = pool.finish { result in
+            guard failure == nil else { return }
+            try sequencer.complete(result)
+        }
+        if failure == nil { failure = drained }
+        do {
+            try sequencer.flush()
         } catch {
             if failure == nil { failure = error }
         }
-        if failure == nil { failure = unreadableBlob }
-        scanner.report(
+        if failure == nil { failure = sequencer.unreadableBlob }
+        report(
             .progress(
-                name: name, commitsDone: pendingBase + pendingHead, commitsTotal: commits.count, counters: counters))
+                name: name, commitsDone: sequencer.commitsDone, commitsTotal: commits.count,
+                counters: sequencer.counters))
         if let failure { throw failure }
-    }
-
-    /// Records `work`'s changes: blobs known to the store or to this walk are only located; new ones
-    /// go to the workers.
-    private mutating func enqueue(
-        _ work: CommitWork, index: Int, changes: [FileChange], jobs: WorkQueue<BlobJob>,
-        results: WorkQueue<BlobResult>
-    ) throws {
-        var work = work
-        let unknown = changes.map { Data($0.blob.bytes) }.filter { resolved[$0] == nil && !inFlight.contains($0) }
-        let known = try scanner.store.scannedBlobs(unknown, ruleSetID: scanner.ruleSetID)
-        var newJobs: [BlobJob] = []
-        for change in changes {
-            let oid = Data(change.blob.bytes)
-            if let count = resolved[oid] ?? known[oid] {
-                work.counters.blobsSeen += 1
-                work.entries.append(CommitWork.Entry(oid: oid, change: change, matchCount: count))
-            } else if inFlight.contains(oid) {
-                work.counters.blobsSeen += 1
-                work.entries.append(CommitWork.Entry(oid: oid, change: change, matchCount: nil))
-            } else {
-                inFlight.insert(oid)
-                work.outstanding += 1
-                work.entries.append(CommitWork.Entry(oid: oid, change: change, matchCount: nil))
-                newJobs.append(
-                    BlobJob(
-                        commitIndex: index, blob: change.blob, shardPath: change.path,
-                        innerPath: ReleasePath.parse(change.path).innerPath))
-            }
-        }
-        pending.append(work)
-        for job in newJobs {
-            // While the queue is full, take in results: the workers may be waiting for room to give them.
-            while !jobs.tryPush(job) {
-                guard let result = results.pop() else { break }
-                try take(result)
-            }
-            jobsPushed += 1
-        }
-        if newJobs.isEmpty { try completeReadyCommits() }
-    }
-
-    /// Takes in one worker's result and moves whatever commits it finishes into the batch.
-    private mutating func take(_ result: BlobResult) throws {
-        resultsTaken += 1
-        for warning in result.warnings { scanner.report(.warning(warning)) }
-        if let error = result.error {
-            if unreadableBlob == nil { unreadableBlob = ShardProblem(error) }
-            return
-        }
-        let position = result.commitIndex - pendingBase
-        pending[position].outstanding -= 1
-        pending[position].counters += result.counters
-        if let scanned = result.scanned {
-            pending[position].blobs.append(scanned)
-            resolved[scanned.oid] = scanned.findings.count
-            inFlight.remove(scanned.oid)
-        }
-        try completeReadyCommits()
-    }
-
-    /// Moves finished commits at the head of the line into the batch, in order, writing it when full.
-    private mutating func completeReadyCommits() throws {
-        while pendingHead < pending.count && pending[pendingHead].outstanding == 0 {
-            var work = pending[pendingHead]
-            let unresolved = work.entries.filter { $0.matchCount == nil && resolved[$0.oid] == nil }.map(\.oid)
-            let stored =
-                unresolved.isEmpty ? [:] : try scanner.store.scannedBlobs(unresolved, ruleSetID: scanner.ruleSetID)
-            var withFindings: Set<ReleasePath> = []
-            for entry in work.entries {
-                let count = entry.matchCount ?? resolved[entry.oid] ?? stored[entry.oid] ?? 0
-                if count > 0 {
-                    var release = ReleasePath.parse(entry.change.path)
-                    release.innerPath = ""
-                    withFindings.insert(release)
-                    batch.locations.append(
-                        BlobLocation(
-                            oid: entry.oid, release: ReleasePath.parse(entry.change.path), shardPath: entry.change.path,
-                            shardPathBytes: entry.change.pathBytes.map { Data($0) }, commit: work.commit.hex,
-                            matchCount: count))
-                }
-            }
-            batch.releases += releases(of: work, withFindings: withFindings)
-            batch.blobs += work.blobs
-            work.counters.commits = 1
-            batch.counters += work.counters
-            batch.watermark = work.commit.hex
-            pending[pendingHead] = CommitWork(commit: work.commit)
-            pendingHead += 1
-            if batch.counters.commits >= scanner.options.batchCommits
-                || batch.counters.bytesScanned >= scanner.options.batchBytes
-            {
-                try flush()
-                scanner.report(
-                    .progress(
-                        name: name, commitsDone: pendingBase + pendingHead, commitsTotal: pendingBase + pending.count,
-                        counters: counters))
-            }
-        }
-        // Drop the finished prefix now and then, so the line stays as short as the work in flight.
-        if pendingHead > 1024 {
-            pending.removeFirst(pendingHead)
-            pendingBase += pendingHead
-            pendingHead = 0
-        }
-    }
-
-    /// The release files `work` adds, each with its core metadata when it is among `withFindings`. Metadata that
-    /// cannot be read is noted in the record's problems, never an error: it must not stop the scan.
-    private func releases(of work: CommitWork, withFindings: Set<ReleasePath>) -> [SeenRelease] {
-        var seen: [ReleasePath: SeenRelease] = [:]
-        var metadataEntry: [ReleasePath: (path: String, blob: ObjectID)] = [:]
-        for entry in work.entries {
-            var release = ReleasePath.parse(entry.change.path)
-            guard !release.project.isEmpty else { continue }
-            let inner = release.innerPath
-            release.innerPath = ""
-            if seen[release] == nil { seen[release] = SeenRelease(release: release, uploadedAt: work.time) }
-            if withFindings.contains(release), CoreMetadata.isMetadataPath(inner) {
-                // The shallowest file wins (`PKG-INFO` over `pkg-1.0/PKG-INFO`), then the first by name.
-                if let known = metadataEntry[release], (known.path.count, known.path) <= (inner.count, inner) {
-                    continue
-                }
-                metadataEntry[release] = (inner, entry.change.blob)
-            }
-        }
-        for (release, entry) in metadataEntry {
-            do {
-                let metadata = try repository?.withObjectBytes(entry.blob) { bytes in
-                    CoreMetadata.parse(bytes.prefix(CoreMetadata.maxBytes), source: entry.path)
-                }
-                seen[release]?.metadata = metadata
-            } catch {
-                var metadata = CoreMetadata()
-                metadata.source = entry.path
-                metadata.problems = ["cannot read: \(error)"]
-                seen[release]?.metadata = metadata
-            }
-        }
-        return seen.values.sorted {
-            ($0.release.project, $0.release.filename) < ($1.release.project, $1.release.filename)
-        }
-    }
-
-    private mutating func flush() throws {
-        guard !batch.isEmpty else { return }
-        counters += try scanner.store.write(batch, ruleSetID: scanner.ruleSetID)
-        for blob in batch.blobs { resolved.removeValue(forKey: blob.oid) }
-        batch = Batch(runID: scanner.runID, shardID: shardID)
-    }
-}
-
-/// A worker's own repository handle and matcher; lives on one thread.
-private final class BlobWorker: @unchecked Sendable {
-    // Created on the spawning thread, used only by the worker thread afterwards.
-    let repositoryPath: String
-    let ruleSet: RuleSet
-    let maxBlobSize: Int
-
-    init(repositoryPath: String, ruleSet: RuleSet, maxBlobSize: Int) {
-        self.repositoryPath = repositoryPath
-        self.ruleSet = ruleSet
-        self.maxBlobSize = maxBlobSize
-    }
-
-    func run(jobs: WorkQueue<BlobJob>, results: WorkQueue<BlobResult>) {
-        let repository: Repository
-        do {
-            repository = try Repository(at: repositoryPath)
-        } catch {
-            while let job = jobs.pop() {
-                results.push(BlobResult(commitIndex: job.commitIndex, error: error.message))
-            }
-            return
-        }
-        let matcher = Matcher(ruleSet: ruleSet)
-        while let job = jobs.pop() {
-            results.push(scan(job, repository: repository, matcher: matcher))
-        }
-    }
-
-    private func scan(_ job: BlobJob, repository: Repository, matcher: Matcher) -> BlobResult {
-        var result = BlobResult(commitIndex: job.commitIndex)
-        let oid = Data(job.blob.bytes)
-        result.counters.blobsNew = 1
-        do {
-            let size = try repository.objectSize(job.blob)
-            if size > maxBlobSize {
-                result.counters.blobsTooLarge = 1
-                result.scanned = ScannedBlob(oid: oid, size: size, skipped: "too-large", findings: [])
-                return result
-            }
-            result.scanned = try repository.withObjectBytes(job.blob) { bytes in
-                let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
-                // UTF-16 and UTF-32 text is full of NULs; its byte-order mark tells it from binary.
-                if probe.contains(0) && UnicodeForm.detect(bytes) == nil {
-                    result.counters.blobsBinary = 1
-                    return ScannedBlob(oid: oid, size: size, skipped: "binary", findings: [])
-                }
-                result.counters.bytesScanned = size
-                let outcome = matcher.scan(bytes, path: job.innerPath)
-                for failure in outcome.failures {
-                    result.counters.ruleFailures += 1
-                    result.warnings.append(
-                        "rule \(failure.ruleID) on blob \(job.blob.hex) (\(job.shardPath)): \(failure.message)")
-                }
-                return ScannedBlob(oid: oid, size: size, skipped: nil, findings: outcome.findings)
-            }
-        } catch {
-            result.error =
-                "\((error as? GitError)?.message ?? "\(error)") (blob \(job.blob.hex) at \(job.shardPath))"
-                + GitProblem.advice(for: error)
-        }
-        return result
     }
 }
 

@@ -67,6 +67,13 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
         return item
     }
 
+    /// Whether no item is waiting now.
+    var isEmpty: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return count == 0
+    }
+
     /// No more pushes: waiting producers give up, consumers drain and then get `nil`.
     func close() {
         condition.lock()

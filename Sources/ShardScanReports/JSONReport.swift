@@ -1,4 +1,5 @@
 import Foundation
+import ShardScanCore
 import ShardScanStore
 
 /// The JSON report (`Reports/shardscan-report.schema.json`): run metadata and the rows of

@@ -2,111 +2,6 @@ import Foundation
 import GRDB
 import ShardScanCore
 
-/// Work done on one shard since the last write, written in one transaction together with the
-/// shard's new watermark.
-public struct Batch: Sendable {
-    public var runID: Int64
-    public var shardID: Int64
-    /// The commit (hex) every change up to which is in this batch or already stored.
-    public var watermark: String?
-    public var blobs: [ScannedBlob] = []
-    public var locations: [BlobLocation] = []
-    /// Every release file the batch's commits add, with or without findings.
-    public var releases: [SeenRelease] = []
-    public var counters = RunCounters()
-
-    public init(runID: Int64, shardID: Int64) {
-        self.runID = runID
-        self.shardID = shardID
-    }
-
-    public var isEmpty: Bool { watermark == nil && blobs.isEmpty && locations.isEmpty && releases.isEmpty }
-}
-
-/// A release file added by a commit: its upload time (the commit's) and, when it has findings, its core metadata.
-public struct SeenRelease: Sendable {
-    /// The release, with an empty inner path.
-    public var release: ReleasePath
-    /// Seconds since 1970 (UTC) of the commit that added it.
-    public var uploadedAt: Int64
-    /// Read only for releases with findings; `nil` when the release holds no metadata file.
-    public var metadata: CoreMetadata?
-
-    public init(release: ReleasePath, uploadedAt: Int64, metadata: CoreMetadata? = nil) {
-        self.release = release
-        self.uploadedAt = uploadedAt
-        self.metadata = metadata
-    }
-}
-
-/// A blob read and scanned (or skipped) for the first time under the current rule set.
-public struct ScannedBlob: Sendable {
-    public var oid: Data
-    public var size: Int
-    /// Why it was not scanned (`binary`, `too-large`), or `nil`.
-    public var skipped: String?
-    public var findings: [Finding]
-
-    public init(oid: Data, size: Int, skipped: String?, findings: [Finding]) {
-        self.oid = oid
-        self.size = size
-        self.skipped = skipped
-        self.findings = findings
-    }
-}
-
-/// One place a blob with findings appears.
-public struct BlobLocation: Sendable {
-    public var oid: Data
-    public var release: ReleasePath
-    public var shardPath: String
-    /// The shard path's bytes when they are not valid UTF-8 (`shardPath` then holds U+FFFD in their place).
-    public var shardPathBytes: Data?
-    public var commit: String
-    /// How many matches the blob holds, each of which becomes a finding row at this place.
-    public var matchCount: Int
-
-    public init(
-        oid: Data, release: ReleasePath, shardPath: String, shardPathBytes: Data? = nil, commit: String, matchCount: Int
-    ) {
-        self.oid = oid
-        self.release = release
-        self.shardPath = shardPath
-        self.shardPathBytes = shardPathBytes
-        self.commit = commit
-        self.matchCount = matchCount
-    }
-}
-
-/// Counts kept per run (and per shard within a run).
-public struct RunCounters: Sendable, Equatable, Codable {
-    public var commits = 0
-    public var blobsNew = 0
-    public var blobsSeen = 0
-    public var blobsBinary = 0
-    public var blobsTooLarge = 0
-    public var bytesScanned = 0
-    /// New finding rows: (secret, place) pairs not recorded before.
-    public var findingsNew = 0
-    /// Secrets (per rule) never seen before.
-    public var secretsNew = 0
-    public var ruleFailures = 0
-
-    public init() {}
-
-    public static func += (lhs: inout RunCounters, rhs: RunCounters) {
-        lhs.commits += rhs.commits
-        lhs.blobsNew += rhs.blobsNew
-        lhs.blobsSeen += rhs.blobsSeen
-        lhs.blobsBinary += rhs.blobsBinary
-        lhs.blobsTooLarge += rhs.blobsTooLarge
-        lhs.bytesScanned += rhs.bytesScanned
-        lhs.findingsNew += rhs.findingsNew
-        lhs.secretsNew += rhs.secretsNew
-        lhs.ruleFailures += rhs.ruleFailures
-    }
-}
-
 extension Store {
     /// `seconds` since 1970 as ISO 8601 (UTC), the form every date in the store takes.
     static func isoDate(_ seconds: Int64) -> String {
@@ -158,7 +53,9 @@ extension Store {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """)
             for blob in batch.blobs {
-                try insertBlob.execute(arguments: [blob.oid, blob.size, ruleSetID, blob.skipped, blob.findings.count])
+                try insertBlob.execute(arguments: [
+                    blob.oid, blob.size, ruleSetID, blob.skipped?.rawValue, blob.findings.count,
+                ])
                 for finding in blob.findings {
                     let fingerprint = Finding.fingerprint(ruleID: finding.ruleID, secret: finding.secret)
                     try insertFinding.execute(arguments: [
@@ -201,7 +98,8 @@ extension Store {
                     id = known
                 } else {
                     try insertRelease.execute(arguments: [
-                        batch.shardID, key.project, key.projectNormalized, key.version, key.filename, location.commit,
+                        batch.shardID, key.project, key.projectNormalized, key.version, key.filename,
+                        location.commit.hex,
                     ])
                     id = try Int64.fetchOne(releaseID, arguments: [batch.shardID, key.project, key.filename])!
                     releaseIDs[key] = id
@@ -211,7 +109,7 @@ extension Store {
                     }
                 }
                 try insertProvenance.execute(arguments: [
-                    location.oid, id, location.shardPath, location.release.innerPath, location.commit, batch.runID,
+                    location.oid, id, location.shardPath, location.release.innerPath, location.commit.hex, batch.runID,
                     location.shardPathBytes ?? Data(),
                 ])
                 if db.changesCount > 0 { counters.findingsNew += location.matchCount }
@@ -234,7 +132,7 @@ extension Store {
                         INSERT INTO watermark (shard_id, commit_oid, run_id, updated_at) VALUES (?, ?, ?, ?)
                         ON CONFLICT(shard_id) DO UPDATE SET commit_oid = excluded.commit_oid,
                             run_id = excluded.run_id, updated_at = excluded.updated_at
-                        """, arguments: [batch.shardID, watermark, batch.runID, Self.now()])
+                        """, arguments: [batch.shardID, watermark.hex, batch.runID, Self.now()])
             }
             try db.execute(
                 sql: """

@@ -1,18 +1,6 @@
 import Foundation
 import GRDB
-
-/// A shard as the store knows it, for telling whether a repository on disk is that shard.
-public struct KnownShard: Sendable, Equatable {
-    public var id: Int64
-    public var name: String
-    /// The repository path it was last scanned from.
-    public var path: String
-    /// The resolved git directory it was last scanned from; `nil` for shards last scanned before
-    /// shardscan kept it.
-    public var gitDirectory: String?
-    /// The last fully scanned commit, as hex.
-    public var watermark: String?
-}
+import ShardScanCore
 
 /// What `status --forget` removed.
 public struct ForgottenShard: Sendable, Equatable {
@@ -33,7 +21,7 @@ extension Store {
             ).map {
                 KnownShard(
                     id: $0["id"], name: $0["name"], path: $0["path"], gitDirectory: $0["git_dir"],
-                    watermark: $0["commit_oid"])
+                    watermark: ($0["commit_oid"] as String?).flatMap { ObjectID(hex: $0) })
             }
         }
     }

@@ -282,6 +282,11 @@ public final class Store: Sendable {
 
     /// Marks a run as ended with `status` (`finished`, `finished-with-errors`, `stopped`). Shards that
     /// failed or were missing count as failed.
+    public func finishRun(_ runID: Int64, status: RunStatus) throws {
+        try finishRun(runID, status: status.rawValue)
+    }
+
+    /// Marks a run as ended with `status`, as stored.
     public func finishRun(_ runID: Int64, status: String) throws {
         try writing("record the end of run \(runID)") { db in
             try db.execute(
@@ -308,21 +313,21 @@ public final class Store: Sendable {
         }
     }
 
-    /// The last fully scanned commit of a shard, as hex.
-    public func watermark(shardID: Int64) throws -> String? {
+    /// The last fully scanned commit of a shard.
+    public func watermark(shardID: Int64) throws -> ObjectID? {
         try queue.read { db in
             try String.fetchOne(db, sql: "SELECT commit_oid FROM watermark WHERE shard_id = ?", arguments: [shardID])
-        }
+        }.flatMap { ObjectID(hex: $0) }
     }
 
     /// Of `oids`, those already scanned with rule set `ruleSetID`, with how many matches each had.
     ///
     /// Blobs skipped as too large are left out: the limit may have been raised since, so where one appears
     /// again its size is checked again (a header read) and it is read if it now fits.
-    public func scannedBlobs(_ oids: [Data], ruleSetID: Int64) throws -> [Data: Int] {
+    public func scannedBlobs(_ oids: [ObjectID], ruleSetID: Int64) throws -> [ObjectID: Int] {
         guard !oids.isEmpty else { return [:] }
         return try queue.read { db in
-            var found: [Data: Int] = [:]
+            var found: [ObjectID: Int] = [:]
             let statement = try db.cachedStatement(
                 sql: """
                     SELECT match_count FROM blob
@@ -346,8 +351,8 @@ public final class Store: Sendable {
                         message = excluded.message, from_commit = excluded.from_commit, to_commit = excluded.to_commit
                     """,
                 arguments: [
-                    outcome.runID, outcome.shardID, outcome.status, outcome.message, outcome.fromCommit,
-                    outcome.toCommit,
+                    outcome.runID, outcome.shardID, outcome.status.rawValue, outcome.message,
+                    outcome.fromCommit?.hex, outcome.toCommit?.hex,
                 ])
         }
     }
@@ -382,28 +387,5 @@ public final class Store: Sendable {
 
     static func now() -> String {
         ISO8601DateFormatter().string(from: Date())
-    }
-}
-
-/// How one shard ended in one run.
-public struct ShardOutcome: Sendable {
-    public var runID: Int64
-    public var shardID: Int64
-    /// `running`, `finished`, `up-to-date` or `failed`.
-    public var status: String
-    public var message: String
-    public var fromCommit: String?
-    public var toCommit: String?
-
-    public init(
-        runID: Int64, shardID: Int64, status: String, message: String = "", fromCommit: String? = nil,
-        toCommit: String? = nil
-    ) {
-        self.runID = runID
-        self.shardID = shardID
-        self.status = status
-        self.message = message
-        self.fromCommit = fromCommit
-        self.toCommit = toCommit
     }
 }

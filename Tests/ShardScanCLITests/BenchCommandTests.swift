@@ -1,5 +1,6 @@
 import Foundation
 import Git
+import ShardScanCore
 import ShardScanEngine
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import ShardScanCore
+import ShardScanDemo
 import ShardScanEngine
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import Git
 import ShardScanCore
+import ShardScanDemo
 import ShardScanEngine
 import ShardScanStore
 import Testing

@@ -162,7 +162,7 @@ import Testing
         #expect(named.map(\.name) == [Self.healthy, "plain"])
         #expect(named.last?.problem == "not a git repository, and no git repositories directly under it")
         let store = try Store(path: mirror.storePath)
-        let summary = try MirrorScan(store: store, ruleSet: mirror.ruleSet()).run(named) { _ in }
+        let summary = try MirrorScan(sink: store, ruleSet: mirror.ruleSet()).run(named) { _ in }
         #expect(summary.shards.map(\.status) == [.finished, .failed])
         #expect(summary.shards.last?.message == named.last?.problem)
         #expect(try store.shards().first { $0.name == "plain" }?.watermark == nil)

@@ -18,7 +18,7 @@ import Testing
         try mirror.addRelease(
             shard: "pypi-mirror-1", files: Dictionary(uniqueKeysWithValues: files.map { (root + $0.key, $0.value) }))
         let store = try Store(path: mirror.storePath)
-        let summary = try MirrorScan(store: store, ruleSet: ruleSet).run(
+        let summary = try MirrorScan(sink: store, ruleSet: ruleSet).run(
             ShardLocator.locate([mirror.mirrorPath], branch: "code")
         ) { _ in }
         #expect(summary.failedShards.isEmpty)

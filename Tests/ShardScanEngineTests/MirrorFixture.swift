@@ -68,7 +68,7 @@ final class MirrorFixture {
     func scan(options: ScanOptions = ScanOptions()) throws -> (MirrorScan.Summary, [String]) {
         let store = try Store(path: storePath)
         var warnings: [String] = []
-        let summary = try MirrorScan(store: store, ruleSet: ruleSet(), options: options).run(
+        let summary = try MirrorScan(sink: store, ruleSet: ruleSet(), options: options).run(
             ShardLocator.locate([mirrorPath], branch: "code")
         ) { event in
             if case .warning(let message) = event { warnings.append(message) }

@@ -140,7 +140,7 @@ import Testing
         #expect(sources.map(\.name) == ["pypi-mirror-7", "pypi-mirror-8"])
         #expect(sources.map(\.reference) == ["refs/remotes/pypi-mirror-7/code", "refs/remotes/pypi-mirror-8/code"])
         let store = try Store(path: mirror.storePath)
-        let summary = try MirrorScan(store: store, ruleSet: mirror.ruleSet()).run(sources) { _ in }
+        let summary = try MirrorScan(sink: store, ruleSet: mirror.ruleSet()).run(sources) { _ in }
         #expect(summary.shards.map(\.status) == [.finished, .finished])
         #expect(summary.counters.blobsNew == 2)
         #expect(summary.counters.blobsSeen == 1)

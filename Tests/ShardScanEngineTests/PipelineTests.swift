@@ -91,7 +91,7 @@ import Testing
         options.stopRequest = stop
         let store = try Store(path: mirror.storePath)
         var progressEvents = 0
-        let summary = try MirrorScan(store: store, ruleSet: mirror.ruleSet(), options: options).run(
+        let summary = try MirrorScan(sink: store, ruleSet: mirror.ruleSet(), options: options).run(
             ShardLocator.locate([mirror.mirrorPath], branch: "code")
         ) { event in
             if case .progress = event {

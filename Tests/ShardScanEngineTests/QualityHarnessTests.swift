@@ -240,7 +240,7 @@ import Testing
         try flushRelease()
 
         let store = try Store(path: mirror.storePath)
-        let summary = try MirrorScan(store: store, ruleSet: ruleSet).run(
+        let summary = try MirrorScan(sink: store, ruleSet: ruleSet).run(
             ShardLocator.locate([mirror.mirrorPath], branch: "code")
         ) { _ in }
         #expect(summary.failedShards.isEmpty)

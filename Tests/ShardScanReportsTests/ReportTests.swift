@@ -1,6 +1,7 @@
 import Foundation
 import Git
 import ShardScanCore
+import ShardScanDemo
 import ShardScanEngine
 import ShardScanReports
 import ShardScanStore
@@ -29,7 +30,7 @@ struct ScannedMirror {
         }
         store = try Store(path: folder.appendingPathComponent(storeName).path)
         let ruleSet = RuleSet.load(paths: [Self.packageRoot.appendingPathComponent("Rules").path])
-        summary = try MirrorScan(store: store, ruleSet: ruleSet).run(ShardLocator.locate([mirror], branch: "code")) {
+        summary = try MirrorScan(sink: store, ruleSet: ruleSet).run(ShardLocator.locate([mirror], branch: "code")) {
             _ in
         }
     }

@@ -27,12 +27,12 @@ import Testing
 
     /// A batch of one commit with one blob holding one finding, at a release of its own.
     static func batch(runID: Int64, shardID: Int64, index: Int, secretLength: Int = 12) -> Batch {
-        let oid = Data((0..<20).map { UInt8(truncatingIfNeeded: index &* 31 &+ $0) })
+        let oid = ObjectID(bytes: (0..<20).map { UInt8(truncatingIfNeeded: index &* 31 &+ $0) })!
         let secret = String(repeating: "s", count: secretLength) + "\(index)"
         let finding = Finding(
             ruleID: "demo.rule", start: 4, end: 4 + secret.utf8.count, line: 1, column: 5, endLine: 1,
             endColumn: 5 + secret.utf8.count, secret: secret, entropy: 2.5, snippetBefore: "pw =", snippetAfter: "")
-        let commit = String(format: "%040x", index + 1)
+        let commit = ObjectID(hex: String(format: "%040x", index + 1))!
         var batch = Batch(runID: runID, shardID: shardID)
         batch.watermark = commit
         batch.blobs = [ScannedBlob(oid: oid, size: 10, skipped: nil, findings: [finding])]

@@ -36,7 +36,7 @@ import Testing
         let ruleSetID = try store.ruleSetID(digest: "d1")
         let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: 1)
         let shardID = try store.shardID(name: "s1", path: "/m/s1", reference: "refs/heads/code")
-        let oid = Data(repeating: 9, count: 20)
+        let oid = ObjectID(bytes: [UInt8](repeating: 9, count: 20))!
         var mint = TokenMint(seed: 21)
         var findings: [Finding] = []
         var offset = 0
@@ -60,7 +60,7 @@ import Testing
             offset += 2 + 20 + 3 + 20 + 1
         }
         var batch = Batch(runID: runID, shardID: shardID)
-        batch.watermark = String(repeating: "1", count: 40)
+        batch.watermark = ObjectID(hex: String(repeating: "1", count: 40))
         batch.blobs = [ScannedBlob(oid: oid, size: offset, skipped: nil, findings: findings)]
         let shardPath = "packages/p/p-1.0.tar.gz/p-1.0/keys.txt"
         batch.locations = [
@@ -85,17 +85,18 @@ import Testing
         #expect(try store.ruleSetID(digest: "d1") == ruleSetID)
         let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: 1)
         let shardID = try store.shardID(name: "s1", path: "/m/s1", reference: "refs/heads/code")
-        let oid = Data(repeating: 7, count: 20)
+        let oid = ObjectID(bytes: [UInt8](repeating: 7, count: 20))!
         let finding = Finding(
             ruleID: "demo.rule", start: 4, end: 10, line: 1, column: 5, endLine: 1, endColumn: 11, secret: "s3cr3t",
             entropy: 2.5, snippetBefore: "pw =", snippetAfter: "")
         var batch = Batch(runID: runID, shardID: shardID)
-        batch.watermark = String(repeating: "a", count: 40)
+        batch.watermark = ObjectID(hex: String(repeating: "a", count: 40))
         batch.blobs = [ScannedBlob(oid: oid, size: 10, skipped: nil, findings: [finding])]
         batch.locations = [
             BlobLocation(
                 oid: oid, release: ReleasePath.parse("packages/p/p-1.0.tar.gz/p-1.0/x.py"),
-                shardPath: "packages/p/p-1.0.tar.gz/p-1.0/x.py", commit: String(repeating: "a", count: 40),
+                shardPath: "packages/p/p-1.0.tar.gz/p-1.0/x.py",
+                commit: ObjectID(hex: String(repeating: "a", count: 40))!,
                 matchCount: 1)
         ]
         batch.counters.commits = 1
@@ -106,6 +107,6 @@ import Testing
         #expect(try store.findings(FindingQuery()).count == 1)
         #expect(try store.scannedBlobs([oid], ruleSetID: ruleSetID) == [oid: 1])
         #expect(try store.scannedBlobs([oid], ruleSetID: store.ruleSetID(digest: "d2")).isEmpty)
-        #expect(try store.watermark(shardID: shardID) == String(repeating: "a", count: 40))
+        #expect(try store.watermark(shardID: shardID) == ObjectID(hex: String(repeating: "a", count: 40)))
     }
 }

@@ -226,29 +226,3 @@ public enum DemoMirror {
         return paths
     }
 }
-
-/// Fake credentials of realistic shape (prefix, length, alphabet, checksum) from a seeded generator.
-public struct FakeCredentials: Sendable {
-    public static let base62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    public static let upperDigits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    /// `count` characters drawn from `alphabet`.
-    public mutating func string(_ count: Int, from alphabet: String) -> String {
-        let characters = Array(alphabet)
-        return String(
-            (0..<count).map { _ in
-                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return characters[Int((state >> 33) % UInt64(characters.count))]
-            })
-    }
-
-    /// A GitHub token of the 2021 format: prefix, 30 random base62 characters, and their CRC-32 in
-    /// 6 base62 digits.
-    public mutating func githubToken(prefix: String) -> String {
-        let body = string(30, from: Self.base62)
-        return prefix + body + ShardScanCore.base62(crc32(Array(body.utf8)), width: 6)
-    }
-}

@@ -1,0 +1,128 @@
+import Foundation
+import Git
+import ShardScanCore
+
+/// The blobs of one walk whose results are not written yet, shared by its ``BlobStream`` (which asks) and its
+/// ``CommitSequencer`` (which answers and writes). Used on the walking thread only.
+final class WalkBlobs {
+    /// Match counts of blobs scanned in this walk whose rows are not written yet.
+    var resolved: [ObjectID: Int] = [:]
+    /// Blobs with a scan under way (or waiting in a window).
+    var inFlight: Set<ObjectID> = []
+}
+
+/// One commit between the watermark and the tip: the files it adds, and the scans it waits for.
+struct CommitWork {
+    struct Entry {
+        var oid: ObjectID
+        /// The shard path, parsed once.
+        var release: ReleasePath
+        var shardPath: String
+        /// The shard path's bytes when they are not valid UTF-8.
+        var shardPathBytes: Data?
+        /// `nil` while the blob's scan (started by this or an earlier commit) is not in yet.
+        var matchCount: Int?
+    }
+
+    var commit: ObjectID
+    /// The commit's time (seconds since 1970): the upload time of the releases it adds.
+    var time: Int64 = 0
+    var entries: [Entry] = []
+    /// Scans this commit started and that are not in yet.
+    var outstanding = 0
+    var blobs: [ScannedBlob] = []
+    var counters = RunCounters()
+}
+
+/// Commits read in one go, and the new blobs they need, in the order the walk met them: what a ``BlobReadOrder``
+/// arranges.
+struct BlobWindow {
+    var commits: [CommitWork] = []
+    var requests: [BlobRequest] = []
+    /// Why the stream ended inside this window (a stop request, an unreadable commit or tree): the commits
+    /// before it are still in the window.
+    var end: (any Error)?
+}
+
+/// The commits of a shard from its watermark to its tip, oldest first, each with the files its tree diff adds;
+/// blobs already scanned (in this walk or, as its ``BlobDedupe`` says, before) are only located, and the others
+/// become ``BlobRequest``s, gathered into windows of many commits so that a ``BlobReadOrder`` can order reads
+/// across commits.
+struct BlobStream {
+    let repository: Repository
+    let commits: [ObjectID]
+    let dedupe: any BlobDedupe
+    let ruleSetID: Int64
+    let blobs: WalkBlobs
+    /// The next commit to read.
+    private(set) var position = 0
+    /// Trees of commits read whose children are not read yet: a commit's parent is usually the one before it.
+    private var treeOfParent: [ObjectID: ObjectID] = [:]
+
+    init(
+        repository: Repository, commits: [ObjectID], dedupe: any BlobDedupe, ruleSetID: Int64, blobs: WalkBlobs
+    ) {
+        self.repository = repository
+        self.commits = commits
+        self.dedupe = dedupe
+        self.ruleSetID = ruleSetID
+        self.blobs = blobs
+    }
+
+    var isAtEnd: Bool { position >= commits.count }
+
+    /// Reads the next commit into `window`; `false` when the walk ends: at its tip, or before a commit that
+    /// cannot be read or a stop request (`stopReason` is asked first), which is then the window's `end`.
+    mutating func read(into window: inout BlobWindow, stopReason: () -> String?) -> Bool {
+        guard !isAtEnd else { return false }
+        if let reason = stopReason() {
+            window.end = ScanStopped(reason: reason)
+            position = commits.count
+            return false
+        }
+        do {
+            try read(commit: position, into: &window)
+            position += 1
+            return true
+        } catch {
+            window.end = error
+            position = commits.count
+            return false
+        }
+    }
+
+    /// Diffs commit `index` against its first parent and adds it, and the blobs it is first to need, to `window`.
+    private mutating func read(commit index: Int, into window: inout BlobWindow) throws {
+        let commitID = commits[index]
+        let commit = try repository.commit(commitID)
+        treeOfParent[commitID] = commit.tree
+        let parentTree = try commit.parents.first.map { (parent) throws(GitError) -> ObjectID in
+            if let tree = treeOfParent.removeValue(forKey: parent) { return tree }
+            return try repository.commit(parent).tree
+        }
+        let changes = try repository.changes(from: parentTree, to: commit.tree)
+        let unknown = changes.map(\.blob).filter { blobs.resolved[$0] == nil && !blobs.inFlight.contains($0) }
+        let known = try dedupe.scannedBlobs(unknown, ruleSetID: ruleSetID)
+        var work = CommitWork(commit: commitID, time: commit.time)
+        for change in changes {
+            let oid = change.blob
+            let release = ReleasePath.parse(change.path)
+            var entry = CommitWork.Entry(
+                oid: oid, release: release, shardPath: change.path, shardPathBytes: change.pathBytes.map { Data($0) })
+            if let count = blobs.resolved[oid] ?? known[oid] {
+                work.counters.blobsSeen += 1
+                entry.matchCount = count
+            } else if blobs.inFlight.contains(oid) {
+                work.counters.blobsSeen += 1
+            } else {
+                blobs.inFlight.insert(oid)
+                work.outstanding += 1
+                window.requests.append(
+                    BlobRequest(
+                        blob: oid, shardPath: change.path, innerPath: release.innerPath, commitIndex: index))
+            }
+            work.entries.append(entry)
+        }
+        window.commits.append(work)
+    }
+}
