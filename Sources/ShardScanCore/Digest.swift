@@ -27,7 +27,21 @@ extension Rule {
             stopwords.joined(separator: "\u{1}"), paths.include.map(\.pattern).joined(separator: "\u{1}"),
             paths.exclude.map(\.pattern).joined(separator: "\u{1}"), allow.map(\.pattern).joined(separator: "\u{1}"),
             allowContext.map(\.pattern).joined(separator: "\u{1}"), kind.rawValue, validator ?? "-", onInvalid.rawValue,
-        ].joined(separator: "\u{0}")
+        ].joined(separator: "\u{0}") + viewDefinition
+    }
+
+    /// The view and co-occurrence parts; empty for a plain rule on the stored text, so that the digests of
+    /// such rules did not change when views came in.
+    private var viewDefinition: String {
+        guard view != .text || cooccurrence != nil else { return "" }
+        let parts =
+            cooccurrence.map { c in
+                [
+                    c.scope.rawValue, c.all.map { $0.name + "=" + $0.pattern }.joined(separator: "\u{1}"),
+                    c.any.map { $0.name + "=" + $0.pattern }.joined(separator: "\u{1}"),
+                ].joined(separator: "\u{2}")
+            } ?? "-"
+        return "\u{0}" + view.rawValue + "\u{0}" + parts
     }
 
     /// The digest of a rule set: blobs scanned under one digest are not scanned again under it.

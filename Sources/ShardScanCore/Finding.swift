@@ -28,6 +28,9 @@ public struct Finding: Sendable, Equatable, Codable {
     /// the matcher locates the finding.
     public var utf16Column: Int?
     public var utf16EndColumn: Int?
+    /// For a co-occurrence rule (`all:`/`any:`): where each part was found, in file order. The finding's
+    /// own span is its first part's. Reports see them through ``facts`` (`parts`, `part_<name>`).
+    public var parts: [FindingPart] = []
 
     public init(
         ruleID: String, start: Int, end: Int, line: Int, column: Int, endLine: Int, endColumn: Int, secret: String,
@@ -58,6 +61,30 @@ public struct Finding: Sendable, Equatable, Codable {
         RedactedSnippet(
             before: snippetBefore, match: secret, after: snippetAfter, range: start..<end, kind: kind,
             secrets: secrets, showSecrets: showSecrets)
+    }
+}
+
+/// Where one part of a co-occurrence rule matched.
+public struct FindingPart: Sendable, Equatable, Codable {
+    /// The part's name in its rule.
+    public var name: String
+    /// Byte range of the part's match in the buffer.
+    public var start: Int
+    public var end: Int
+    /// 1-based line and byte column of its first byte; 0 until located.
+    public var line: Int = 0
+    public var column: Int = 0
+    /// The matched text, cut to ``FindingPart/maxText`` bytes.
+    public var text: String
+
+    /// Bytes of a part's match kept in its text.
+    public static let maxText = 80
+
+    public init(name: String, start: Int, end: Int, text: String) {
+        self.name = name
+        self.start = start
+        self.end = end
+        self.text = text
     }
 }
 

@@ -34,6 +34,11 @@ public struct Rule: Sendable, Equatable {
     public var source: SourceLocation
     /// The line of the `pattern` field, for compile errors.
     public var patternLine: Int
+    /// The text the rule reads: the file as stored, or Python source as logical statements.
+    public var view: RuleView = .text
+    /// For a rule written with `all:`/`any:`: its parts and the scope they must share. Its ``pattern`` is
+    /// then the alternation of the parts, which the prefilter gates on.
+    public var cooccurrence: Cooccurrence?
 
     public init(
         id: String, name: String, pattern: String, minEntropy: Double? = nil, keywords: [String] = [],
@@ -82,7 +87,76 @@ public struct Rule: Sendable, Equatable {
     }
 }
 
+/// The text a rule is matched against.
+public enum RuleView: String, Sendable, CaseIterable, Codable {
+    /// The file as stored (after any transcoding or JSON unescaping).
+    case text
+    /// Python source as logical statements: a statement continued over lines (inside brackets, or after a
+    /// trailing backslash) is joined into one line, comments are dropped, strings are kept as written.
+    /// Files that are not Python source are read as stored.
+    case statements
+}
+
+/// Where all parts of a co-occurrence rule must be found.
+public enum CooccurrenceScope: String, Sendable, CaseIterable, Codable {
+    /// One logical statement (one line in the `text` view).
+    case statement
+    /// One function body (`def` to the next line indented no deeper than it); code outside any function
+    /// counts as one more scope.
+    case function
+    /// Anywhere in the file.
+    case file
+}
+
+/// One pattern of a co-occurrence rule.
+public struct RulePart: Sendable, Equatable {
+    /// Names the part in findings (`download`, `chmod`, `exec`).
+    public var name: String
+    public var pattern: String
+    /// Where the part was written.
+    public var line: Int
+
+    public init(name: String, pattern: String, line: Int = 0) {
+        self.name = name
+        self.pattern = pattern
+        self.line = line
+    }
+}
+
+/// Patterns that only mean something together: every `all` part, and at least one `any` part when there
+/// are some, found within one ``scope``.
+public struct Cooccurrence: Sendable, Equatable {
+    public var scope: CooccurrenceScope
+    public var all: [RulePart]
+    public var any: [RulePart]
+
+    public init(scope: CooccurrenceScope, all: [RulePart], any: [RulePart]) {
+        self.scope = scope
+        self.all = all
+        self.any = any
+    }
+
+    /// Every part, `all` ones first.
+    public var parts: [RulePart] { all + any }
+
+    /// The pattern the prefilter and `rules check` see: any part, the whole match as the evidence group.
+    public var combinedPattern: String {
+        "(?<secret>" + parts.map { "(?:\($0.pattern))" }.joined(separator: "|") + ")"
+    }
+}
+
 extension Rule {
+    /// Whether `name` may name a co-occurrence part: `[a-z0-9_]`, starting with a letter, at most 40.
+    public static func isValidPartName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, first >= UInt8(ascii: "a"), first <= UInt8(ascii: "z"),
+            name.utf8.count <= 40
+        else { return false }
+        return name.utf8.allSatisfy { c in
+            (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+                || c == UInt8(ascii: "_")
+        }
+    }
+
     /// Bytes either side of a secret, within its line, that ``allowContext`` patterns see.
     public static let contextReach = 256
 }

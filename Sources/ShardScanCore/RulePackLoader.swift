@@ -263,7 +263,7 @@ private struct RuleReader {
     static let knownKeys: Set<String> = [
         "id", "name", "kind", "pattern", "min_entropy", "keywords", "stopwords", "allow", "allow_context",
         "validate", "on_invalid", "severity", "confidence", "categories", "description", "references", "paths",
-        "examples", "negative_examples",
+        "examples", "negative_examples", "view", "scope", "all", "any",
     ]
 
     init(node: Node, file: String) {
@@ -304,7 +304,22 @@ private struct RuleReader {
                 "bad id `\(id)`: use dot-separated lower-case parts like `pypi.upload-token`")
         }
         let name = fields.requiredString("name", values, start) ?? ""
-        let pattern = fields.requiredString("pattern", values, start) ?? ""
+        let cooccurrence = fields.cooccurrence(values, start)
+        var pattern = cooccurrence?.combinedPattern ?? ""
+        if cooccurrence == nil {
+            pattern = fields.requiredString("pattern", values, start) ?? ""
+        } else if let node = values["pattern"] {
+            fields.error(fields.location(node), "a rule has either `pattern` or `all`/`any` parts, not both")
+        }
+        let view = fields.enumField("view", values, default: RuleView.text)
+        if cooccurrence != nil {
+            // These filter one match's secret; a part's match is evidence, not a secret.
+            for key in ["min_entropy", "stopwords", "allow", "allow_context", "validate"] {
+                if let node = values[key] {
+                    fields.error(fields.location(node), "`\(key)` does not apply to `all`/`any` rules")
+                }
+            }
+        }
         var minEntropy: Double?
         if let node = values["min_entropy"] {
             if let value = node.scalar.flatMap({ Double($0.string) }), (0...8).contains(value) {
@@ -335,13 +350,17 @@ private struct RuleReader {
         let negatives = fields.exampleList("negative_examples", values)
 
         guard fields.diagnostics.count == errorsBefore, !id.isEmpty else { return nil }
-        return Rule(
+        var rule = Rule(
             id: id, name: name, pattern: pattern, minEntropy: minEntropy, keywords: keywords, stopwords: stopwords,
             allow: allow, allowContext: allowContext, kind: kind, validator: validator, onInvalid: onInvalid,
             severity: severity, confidence: confidence, categories: fields.stringList("categories", values),
             description: fields.optionalString("description", values) ?? "",
             references: fields.stringList("references", values), paths: paths, examples: examples,
-            negativeExamples: negatives, source: start, patternLine: values["pattern"].map(fields.location)?.line)
+            negativeExamples: negatives, source: start,
+            patternLine: (values["pattern"] ?? values["all"] ?? values["any"]).map(fields.location)?.line)
+        rule.view = view
+        rule.cooccurrence = cooccurrence
+        return rule
     }
 }
 
@@ -458,6 +477,61 @@ private struct FieldReader {
         return PathFilter(
             include: stringList("include", fields).map(Glob.init), exclude: stringList("exclude", fields).map(Glob.init)
         )
+    }
+
+    /// The `all:`/`any:` parts and `scope:` of a co-occurrence rule; `nil` when it has neither list.
+    mutating func cooccurrence(_ fields: [String: Node], _ start: SourceLocation) -> Cooccurrence? {
+        guard fields["all"] != nil || fields["any"] != nil else {
+            if let node = fields["scope"] { error(location(node), "`scope` needs `all` or `any` parts") }
+            return nil
+        }
+        let scope = enumField("scope", fields, default: CooccurrenceScope.file)
+        var names: Set<String> = []
+        var parts: [String: [RulePart]] = [:]
+        for key in ["all", "any"] {
+            guard let node = fields[key] else { continue }
+            guard let sequence = node.sequence, !sequence.isEmpty else {
+                error(location(node), "`\(key)` is a non-empty list of patterns or `{name, pattern}` mappings")
+                continue
+            }
+            for item in sequence {
+                let at = location(item)
+                var name: String?
+                var pattern: String?
+                if let text = item.scalar?.string {
+                    pattern = text
+                } else if let mapping = item.mapping {
+                    for (k, v) in mapping {
+                        switch k.string {
+                        case "name": name = v.scalar?.string
+                        case "pattern": pattern = v.scalar?.string
+                        default:
+                            error(location(k), "a part takes `name` and `pattern` only")
+                        }
+                    }
+                }
+                guard let pattern, !pattern.isEmpty else {
+                    error(at, "a part of `\(key)` is a pattern or a mapping with a non-empty `pattern`")
+                    continue
+                }
+                let partName = name ?? "part\(names.count + 1)"
+                if !Rule.isValidPartName(partName) {
+                    error(at, "bad part name `\(partName)`: use lower-case letters, digits and `_`")
+                } else if !names.insert(partName).inserted {
+                    error(at, "duplicate part name `\(partName)`")
+                }
+                // Parts are joined into one alternation for the prefilter; a named group would clash.
+                if pattern.contains("(?<") && pattern.range(of: #"\(\?<[A-Za-z_]"#, options: .regularExpression) != nil
+                    || pattern.contains("(?P<") || pattern.contains("(?'")
+                {
+                    error(
+                        at,
+                        "part `\(partName)`: named groups are not allowed in parts (the whole match is the evidence)")
+                }
+                parts[key, default: []].append(RulePart(name: partName, pattern: pattern, line: at.line))
+            }
+        }
+        return Cooccurrence(scope: scope, all: parts["all"] ?? [], any: parts["any"] ?? [])
     }
 
     mutating func exampleList(_ key: String, _ fields: [String: Node]) -> [RuleExample] {

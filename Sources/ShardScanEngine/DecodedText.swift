@@ -30,6 +30,7 @@ public struct DecodedText: Sendable {
     enum Decoding: Sendable {
         case unicode(UnicodeForm)
         case json
+        case pythonStatements
     }
 
     /// Decodes `original` when `form` is given (see ``UnicodeForm/detect(_:)``).
@@ -41,6 +42,17 @@ public struct DecodedText: Sendable {
     public init?(json original: UnsafeRawBufferPointer) {
         guard original.contains(UInt8(ascii: "\\")) else { return nil }
         self.init(original, decoding: .json)
+    }
+
+    /// Python source as logical statements (see ``PythonStatementJoiner``); `nil` when that is the source
+    /// as it stands (no comment, no statement continued over lines).
+    public init?(pythonStatements original: UnsafeRawBufferPointer) {
+        var changed = false
+        PythonStatementJoiner().walk(original) { segment, _ in
+            if segment.stride != 1 { changed = true }
+        }
+        guard changed else { return nil }
+        self.init(original, decoding: .pythonStatements)
     }
 
     private init(_ original: UnsafeRawBufferPointer, decoding: Decoding) {
@@ -59,6 +71,7 @@ public struct DecodedText: Sendable {
         switch decoding {
         case .unicode(let form): UnicodeTranscoder(form: form).walk(original, body)
         case .json: JSONUnescaper().walk(original, body)
+        case .pythonStatements: PythonStatementJoiner().walk(original, body)
         }
     }
 
@@ -326,5 +339,198 @@ struct JSONUnescaper: BlobDecoding {
         position = skipBlanks(position + 1)
         guard position < original.count, original[position] == UInt8(ascii: "\"") else { return offset }
         return position + 1
+    }
+}
+
+/// Python source as logical statements: what the interpreter sees as one statement is one line.
+///
+/// A line break inside brackets, or after a backslash, becomes one space together with the next line's
+/// indentation; comments are dropped (the line break after one stays); strings are copied as written,
+/// so a `#` or a bracket inside a string is text. Content rules that want a call and its arguments in one
+/// piece (`Popen(` … `stdout=DEVNULL` over five lines) read this view.
+struct PythonStatementJoiner: BlobDecoding {
+    /// Whether `path` names Python source; an unknown path (an example, standard input) is taken to be.
+    static func applies(to path: String?) -> Bool {
+        guard let path else { return true }
+        let name = path.lowercased()
+        return name.hasSuffix(".py") || name.hasSuffix(".pyw") || name.hasSuffix(".pyi") || name.hasSuffix(".pth")
+    }
+
+    func walk(_ original: UnsafeRawBufferPointer, _ body: (DecodedSegment, UnsafeRawBufferPointer) -> Void) {
+        let count = original.count
+        let newline = UInt8(ascii: "\n")
+        let carriageReturn = UInt8(ascii: "\r")
+        var runStart = 0
+        func flush(_ end: Int) {
+            guard end > runStart else { return }
+            body(
+                DecodedSegment(
+                    originalStart: runStart, originalCount: end - runStart, decodedCount: end - runStart, stride: 1),
+                UnsafeRawBufferPointer(rebasing: original[runStart..<end]))
+        }
+        func replace(_ range: Range<Int>, withSpace: Bool) {
+            flush(range.lowerBound)
+            let space = UInt8(ascii: " ")
+            withUnsafeBytes(of: space) { bytes in
+                body(
+                    DecodedSegment(
+                        originalStart: range.lowerBound, originalCount: range.count, decodedCount: withSpace ? 1 : 0,
+                        stride: 0),
+                    withSpace ? bytes : UnsafeRawBufferPointer(rebasing: bytes[0..<0]))
+            }
+            runStart = range.upperBound
+        }
+        /// Past a line break at `index` (CRLF, LF or CR) and the next line's indentation.
+        func pastBreak(_ index: Int) -> Int {
+            var index = index
+            if index < count && original[index] == carriageReturn { index += 1 }
+            if index < count && original[index] == newline { index += 1 }
+            while index < count && (original[index] == UInt8(ascii: " ") || original[index] == UInt8(ascii: "\t")) {
+                index += 1
+            }
+            return index
+        }
+        var depth = 0
+        var index = 0
+        while index < count {
+            let byte = original[index]
+            switch byte {
+            case UInt8(ascii: "#"):
+                var end = index
+                while end < count && original[end] != newline && original[end] != carriageReturn { end += 1 }
+                replace(index..<end, withSpace: false)
+                index = end
+            case UInt8(ascii: "\\"):
+                let next = index + 1
+                if next < count && (original[next] == newline || original[next] == carriageReturn) {
+                    let end = pastBreak(next)
+                    replace(index..<end, withSpace: true)
+                    index = end
+                } else {
+                    index += 1
+                }
+            case newline, carriageReturn:
+                if depth > 0 {
+                    let end = pastBreak(index)
+                    replace(index..<end, withSpace: true)
+                    index = end
+                } else {
+                    index += 1
+                }
+            case UInt8(ascii: "("), UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                index += 1
+            case UInt8(ascii: ")"), UInt8(ascii: "]"), UInt8(ascii: "}"):
+                depth = max(0, depth - 1)
+                index += 1
+            case UInt8(ascii: "'"), UInt8(ascii: "\""):
+                index = Self.stringEnd(original, from: index)
+            default:
+                index += 1
+            }
+        }
+        flush(count)
+    }
+
+    /// Just past the string literal whose opening quote is at `start`: its closing quote, or for a
+    /// one-line string the end of its line when it is never closed.
+    static func stringEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        let quote = bytes[start]
+        let count = bytes.count
+        let triple = start + 2 < count && bytes[start + 1] == quote && bytes[start + 2] == quote
+        var index = start + (triple ? 3 : 1)
+        while index < count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\\") {
+                index += 2
+                continue
+            }
+            if byte == quote {
+                if !triple { return index + 1 }
+                if index + 2 < count && bytes[index + 1] == quote && bytes[index + 2] == quote { return index + 3 }
+            } else if !triple && (byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")) {
+                return index
+            }
+            index += 1
+        }
+        return count
+    }
+}
+
+/// Where the statements and function bodies of a buffer start, for co-occurrence scopes.
+struct StatementLayout {
+    /// Start offset of each statement, ascending; the first is 0.
+    let starts: [Int]
+    /// Per statement: the function body it belongs to (0: outside any function).
+    let functions: [Int]
+
+    /// Statements are lines; with `python`, a line break inside a triple-quoted string does not end one
+    /// (in the statement view that is the only line break inside a statement).
+    init(_ bytes: UnsafeRawBufferPointer, python: Bool) {
+        var starts = [0]
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\n") {
+                starts.append(index + 1)
+                index += 1
+            } else if python && (byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"")) {
+                index = PythonStatementJoiner.stringEnd(bytes, from: index)
+            } else if python && byte == UInt8(ascii: "#") {
+                while index < count && bytes[index] != UInt8(ascii: "\n") { index += 1 }
+            } else {
+                index += 1
+            }
+        }
+        self.starts = starts
+        // A function body runs from its `def` line to the next statement indented no deeper than the `def`.
+        var functions: [Int] = []
+        var open: [(indent: Int, id: Int)] = []
+        var nextID = 1
+        for (number, start) in starts.enumerated() {
+            let end = number + 1 < starts.count ? starts[number + 1] : count
+            var position = start
+            var indent = 0
+            while position < end && (bytes[position] == UInt8(ascii: " ") || bytes[position] == UInt8(ascii: "\t")) {
+                indent += bytes[position] == UInt8(ascii: "\t") ? 8 - indent % 8 : 1
+                position += 1
+            }
+            let blank =
+                position >= end || bytes[position] == UInt8(ascii: "\n") || bytes[position] == UInt8(ascii: "\r")
+                || bytes[position] == UInt8(ascii: "#")
+            if blank {
+                functions.append(open.last?.id ?? 0)
+                continue
+            }
+            while let last = open.last, last.indent >= indent { open.removeLast() }
+            if Self.startsDefinition(bytes, at: position, end: end) {
+                open.append((indent, nextID))
+                nextID += 1
+            }
+            functions.append(open.last?.id ?? 0)
+        }
+        self.functions = functions
+    }
+
+    static func startsDefinition(_ bytes: UnsafeRawBufferPointer, at position: Int, end: Int) -> Bool {
+        for keyword in ["def ", "async def "] {
+            let utf8 = Array(keyword.utf8)
+            if end - position > utf8.count && utf8.indices.allSatisfy({ bytes[position + $0] == utf8[$0] }) {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// The statement holding `offset`.
+    func statement(at offset: Int) -> Int {
+        var low = 0
+        var high = starts.count
+        while low + 1 < high {
+            let middle = (low + high) / 2
+            if starts[middle] <= offset { low = middle } else { high = middle }
+        }
+        return low
     }
 }

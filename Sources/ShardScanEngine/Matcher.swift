@@ -83,27 +83,96 @@ public final class Matcher {
         return outcome
     }
 
-    /// Scans UTF-8 (or ASCII-compatible) bytes; JSON files with their string escapes decoded.
+    /// Scans UTF-8 (or ASCII-compatible) bytes; JSON files with their string escapes decoded, Python
+    /// source also as logical statements for the rules that read that view.
     private func scanUTF8(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int?) -> ScanOutcome {
         var outcome: ScanOutcome
+        var statementsWanted = false
         if JSONUnescaper.applies(to: path), let decoded = DecodedText(json: bytes) {
-            outcome = decoded.bytes.withUnsafeBytes { matchRules($0, path: path, onlyRule: onlyRule) }
-            let (starts, ends) = decoded.originalOffsets(
-                starts: outcome.findings.map(\.start), ends: outcome.findings.map(\.end), in: bytes)
-            for index in outcome.findings.indices {
-                outcome.findings[index].start = starts[index]
-                outcome.findings[index].end = ends[index]
+            outcome = decoded.bytes.withUnsafeBytes {
+                matchRules($0, path: path, onlyRule: onlyRule, view: nil, statementsWanted: &statementsWanted)
+            }
+            Self.mapBack(&outcome.findings, through: decoded, in: bytes)
+        } else if ruleSet.hasStatementRules, PythonStatementJoiner.applies(to: path),
+            onlyRule.map({ ruleSet.rules[$0].rule.view == .statements }) ?? true,
+            let statements = DecodedText(pythonStatements: bytes)
+        {
+            // Rules on the stored text first; that pass also tells whether a statement rule can match at all
+            // (its keywords survive the joining, so a file without them is skipped).
+            outcome = matchRules(
+                bytes, path: path, onlyRule: onlyRule, view: .text, statementsWanted: &statementsWanted)
+            if statementsWanted {
+                var joined = statements.bytes.withUnsafeBytes {
+                    var unused = false
+                    return matchRules($0, path: path, onlyRule: onlyRule, view: .statements, statementsWanted: &unused)
+                }
+                Self.mapBack(&joined.findings, through: statements, in: bytes)
+                outcome.findings += joined.findings
+                outcome.failures += joined.failures
             }
         } else {
-            outcome = matchRules(bytes, path: path, onlyRule: onlyRule)
+            outcome = matchRules(bytes, path: path, onlyRule: onlyRule, view: nil, statementsWanted: &statementsWanted)
         }
         if outcome.findings.count > 1 { outcome.findings = Self.preferSpecific(outcome.findings, ruleSet: ruleSet) }
-        if !outcome.findings.isEmpty { locate(&outcome.findings, in: bytes) }
+        if !outcome.findings.isEmpty {
+            locate(&outcome.findings, in: bytes)
+            Self.locateParts(&outcome.findings, in: bytes)
+        }
         return outcome
     }
 
-    /// Runs the rules over `bytes`; findings carry positions and secrets, not yet lines and snippets.
-    private func matchRules(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int?) -> ScanOutcome {
+    /// Moves findings (and their parts) found in `decoded` to the places they came from in `original`.
+    static func mapBack(_ findings: inout [Finding], through decoded: DecodedText, in original: UnsafeRawBufferPointer)
+    {
+        guard !findings.isEmpty else { return }
+        let parts = findings.flatMap(\.parts)
+        let (starts, ends) = decoded.originalOffsets(
+            starts: findings.map(\.start) + parts.map(\.start), ends: findings.map(\.end) + parts.map(\.end),
+            in: original)
+        var next = findings.count
+        for index in findings.indices {
+            findings[index].start = starts[index]
+            findings[index].end = ends[index]
+            for part in findings[index].parts.indices {
+                findings[index].parts[part].start = starts[next]
+                findings[index].parts[part].end = ends[next]
+                next += 1
+            }
+        }
+    }
+
+    /// Lines and columns of co-occurrence parts, and the facts that carry them into reports: `parts`
+    /// (`name line:column` for each, in file order) and `part_<name>` (`line:column text`).
+    static func locateParts(_ findings: inout [Finding], in bytes: UnsafeRawBufferPointer) {
+        guard findings.contains(where: { !$0.parts.isEmpty }) else { return }
+        var lineStarts = [0]
+        for offset in 0..<bytes.count where bytes[offset] == UInt8(ascii: "\n") { lineStarts.append(offset + 1) }
+        for index in findings.indices where !findings[index].parts.isEmpty {
+            var summary: [String] = []
+            for part in findings[index].parts.indices {
+                let start = findings[index].parts[part].start
+                var low = 0
+                var high = lineStarts.count
+                while low + 1 < high {
+                    let middle = (low + high) / 2
+                    if lineStarts[middle] <= start { low = middle } else { high = middle }
+                }
+                findings[index].parts[part].line = low + 1
+                findings[index].parts[part].column = start - lineStarts[low] + 1
+                let located = findings[index].parts[part]
+                summary.append("\(located.name) \(located.line):\(located.column)")
+                findings[index].facts["part_\(located.name)"] = "\(located.line):\(located.column) \(located.text)"
+            }
+            findings[index].facts["parts"] = summary.joined(separator: ", ")
+        }
+    }
+
+    /// Runs the rules that read `view` (every rule when `nil`) over `bytes`; findings carry positions and
+    /// secrets, not yet lines and snippets. When reading the stored text of a Python file (`view` is
+    /// `.text`), sets `statementsWanted` when a statement rule's keyword gate is open.
+    private func matchRules(
+        _ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int?, view: RuleView?, statementsWanted: inout Bool
+    ) -> ScanOutcome {
         var outcome = ScanOutcome()
         // Secrets a rule's validator rejected (a `ghp_…` whose CRC-32 fails), and identifiers pair rules found
         // with their secrets: bytes other rules must not report (see `settle`).
@@ -121,17 +190,41 @@ public final class Matcher {
         } else {
             indices = Array(ruleSet.rules.indices)
         }
+        if view == .text {
+            statementsWanted = (onlyRule.map { [$0] } ?? Array(ruleSet.rules.indices)).contains { index in
+                let rule = ruleSet.rules[index].rule
+                guard rule.view == .statements, rule.paths.admits(path) else { return false }
+                let keywordIndices = prefilter.ruleKeywords[index]
+                // A keyword with a blank in it could be made by joining lines: it does not gate.
+                return keywordIndices.isEmpty || rule.keywords.contains { $0.contains(where: \.isWhitespace) }
+                    || keywordIndices.contains { !keywordHits[$0].isEmpty }
+            }
+        }
+        var layout: StatementLayout?
         for index in indices {
+            let compiled = ruleSet.rules[index]
+            let rule = compiled.rule
+            if let view, rule.view != view { continue }
             let keywordIndices = prefilter.ruleKeywords[index]
             if !keywordIndices.isEmpty && !keywordIndices.contains(where: { !keywordHits[$0].isEmpty }) { continue }
+            guard rule.paths.admits(path) else { continue }
+            if !compiled.parts.isEmpty {
+                if gated, case .pattern = prefilter.gates[index], ruleHits[index].isEmpty { continue }
+                do {
+                    if layout == nil, rule.cooccurrence?.scope != .file {
+                        layout = StatementLayout(bytes, python: view == .statements)
+                    }
+                    outcome.findings += try cooccurrences(compiled, in: bytes, layout: layout)
+                } catch {
+                    outcome.failures.append(RuleFailure(ruleID: rule.id, message: Self.describe(error)))
+                }
+                continue
+            }
             var regions = [0..<bytes.count]
             if gated, case .pattern(let maxWidth) = prefilter.gates[index] {
                 guard !ruleHits[index].isEmpty else { continue }
                 regions = Self.regions(ends: ruleHits[index], maxWidth: maxWidth)
             }
-            let compiled = ruleSet.rules[index]
-            let rule = compiled.rule
-            guard rule.paths.admits(path) else { continue }
             do {
                 for match in try matches(of: compiled.regex, in: bytes, regions: regions) {
                     guard let secretRange = match.groups[compiled.secretGroup], !secretRange.isEmpty else { continue }
@@ -190,6 +283,56 @@ public final class Matcher {
             if finding.facts["valid"] != "yes" && rejected.contains(where: { $0.overlaps(range) }) { return false }
             return !pairedIDs.contains { $0.rule != finding.ruleID && $0.range.overlaps(range) }
         }
+    }
+
+    /// The findings of a co-occurrence rule: one per scope (statement, function or the file) in which every
+    /// `all` part, and one `any` part when there are some, match. Each part is located at its first match
+    /// in that scope; the finding's span is the earliest part's.
+    private func cooccurrences(_ compiled: CompiledRule, in bytes: UnsafeRawBufferPointer, layout: StatementLayout?)
+        throws(MatchError) -> [Finding]
+    {
+        let scope = compiled.rule.cooccurrence?.scope ?? .file
+        /// Per scope key: the first match of each part.
+        var firstMatches: [Int: [Int: Range<Int>]] = [:]
+        var order: [Int] = []
+        for (partIndex, part) in compiled.parts.enumerated() {
+            for match in try matches(of: part.regex, in: bytes, regions: [0..<bytes.count]) where !match.range.isEmpty {
+                let key: Int
+                switch scope {
+                case .file: key = 0
+                case .statement: key = layout?.statement(at: match.range.lowerBound) ?? 0
+                case .function: key = layout.map { $0.functions[$0.statement(at: match.range.lowerBound)] } ?? 0
+                }
+                if firstMatches[key] == nil { order.append(key) }
+                if firstMatches[key, default: [:]][partIndex] == nil {
+                    firstMatches[key, default: [:]][partIndex] = match.range
+                }
+            }
+        }
+        var findings: [Finding] = []
+        for key in order.sorted() {
+            let found = firstMatches[key] ?? [:]
+            let parts = compiled.parts.enumerated()
+            guard parts.allSatisfy({ !$0.element.required || found[$0.offset] != nil }) else { continue }
+            let optional = parts.filter { !$0.element.required }
+            if !optional.isEmpty && !optional.contains(where: { found[$0.offset] != nil }) { continue }
+            let located = found.sorted { ($0.value.lowerBound, $0.key) < ($1.value.lowerBound, $1.key) }
+            guard let first = located.first?.value else { continue }
+            let evidence = UnsafeRawBufferPointer(rebasing: bytes[first])
+            var finding = Finding(
+                ruleID: compiled.rule.id, start: first.lowerBound, end: first.upperBound, line: 0, column: 0,
+                endLine: 0, endColumn: 0, secret: String(decoding: evidence, as: UTF8.self),
+                entropy: shannonEntropy(evidence), snippetBefore: "", snippetAfter: "")
+            finding.parts = located.map { partIndex, range in
+                let text = UnsafeRawBufferPointer(
+                    rebasing: bytes[range.lowerBound..<min(range.upperBound, range.lowerBound + FindingPart.maxText)])
+                return FindingPart(
+                    name: compiled.parts[partIndex].name, start: range.lowerBound, end: range.upperBound,
+                    text: String(decoding: text, as: UTF8.self))
+            }
+            findings.append(finding)
+        }
+        return findings
     }
 
     /// Fills ``ruleHits`` and ``keywordHits``. Returns whether Hyperscan gated the rules; when it did not

@@ -15,6 +15,16 @@ public struct CompiledRule: Sendable {
     let allow: [Regex]
     let allowContext: [Regex]
     let validator: TokenValidator?
+    /// A co-occurrence rule's parts, `all` ones first; empty for a plain rule.
+    var parts: [CompiledPart] = []
+}
+
+/// One compiled part of a co-occurrence rule.
+struct CompiledPart: Sendable {
+    let name: String
+    let regex: Regex
+    /// From `all:` (must be found) rather than `any:` (one of them must be).
+    let required: Bool
 }
 
 /// Rules compiled once and shared by every matcher. Rules that do not compile are left out and
@@ -27,6 +37,8 @@ public struct RuleSet: Sendable {
     public let global: GlobalFilters
     /// Gates rules by one Hyperscan pass over each blob.
     public let prefilter: Prefilter
+    /// Whether some rule reads the statement view, so Python files are worth joining into statements.
+    let hasStatementRules: Bool
 
     public var errors: [RuleDiagnostic] { diagnostics.filter { $0.level == .error } }
 
@@ -67,6 +79,26 @@ public struct RuleSet: Sendable {
         }
         for rule in loaded.rules {
             let at = SourceLocation(file: rule.source.file, line: rule.patternLine)
+            var parts: [CompiledPart] = []
+            if let cooccurrence = rule.cooccurrence {
+                // Each part on its own first, so that an error names the part and its line.
+                var failed = false
+                for part in cooccurrence.parts {
+                    do {
+                        parts.append(
+                            CompiledPart(
+                                name: part.name, regex: try Regex(part.pattern),
+                                required: cooccurrence.all.contains(part)))
+                    } catch {
+                        failed = true
+                        diagnostics.append(
+                            RuleDiagnostic(
+                                .error, SourceLocation(file: rule.source.file, line: part.line), rule: rule.id,
+                                "part `\(part.name)` does not compile: \(error.description)"))
+                    }
+                }
+                if failed { continue }
+            }
             do {
                 let regex = try Regex(rule.pattern)
                 guard let group = regex.groupNumber(named: "secret") ?? (regex.captureCount >= 1 ? 1 : nil) else {
@@ -86,7 +118,7 @@ public struct RuleSet: Sendable {
                         stopwords: global ? rule.stopwords + loaded.global.stopwords : rule.stopwords,
                         allow: global ? allow + globalAllow : allow,
                         allowContext: global ? allowContext + globalAllowContext : allowContext,
-                        validator: rule.validator.flatMap(TokenValidator.init(rawValue:))))
+                        validator: rule.validator.flatMap(TokenValidator.init(rawValue:)), parts: parts))
             } catch {
                 diagnostics.append(
                     RuleDiagnostic(.error, at, rule: rule.id, "pattern does not compile: \(error.description)"))
@@ -118,6 +150,7 @@ public struct RuleSet: Sendable {
                     "Hyperscan cannot prefilter this pattern (\(reason)); \(fallback)"))
         }
         self.rules = compiled
+        hasStatementRules = compiled.contains { $0.rule.view == .statements }
         self.diagnostics = diagnostics.sorted {
             ($0.location.file, $0.location.line) < ($1.location.file, $1.location.line)
         }
