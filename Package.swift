@@ -22,10 +22,12 @@ let package = Package(
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         .systemLibrary(name: "CHyperscan", pkgConfig: "libhs", providers: [.apt(["libhyperscan-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Thin safe wrappers: the only modules that see C types.
         .target(name: "PCRE2", dependencies: ["CPCRE2"]),
-        .target(name: "Git", dependencies: ["CGit2"]),
+        // Git also reads packs itself (PackSet, PackReader): zlib inflates, SHA-1 checks each object's id.
+        .target(name: "Git", dependencies: ["CGit2", "CZlib", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Hyperscan", dependencies: ["CHyperscan"]),
 
         .target(
