@@ -66,6 +66,14 @@ struct Scan: AsyncParsableCommand {
     @Option(help: .hidden)
     var batchCommits = ScanOptions().batchCommits
 
+    /// Read every blob through libgit2, as before shardscan read packs itself: for comparisons and profiles.
+    @Flag(help: .hidden)
+    var libgit2Reads = false
+
+    /// New blobs sorted into pack order at a time (`ScanOptions.readWindowBlobs`).
+    @Option(help: .hidden)
+    var readWindow = ScanOptions().readWindowBlobs
+
     @Flag(help: "Nothing on standard error but warnings and errors; the summary still goes to standard output.")
     var quiet = false
 
@@ -89,6 +97,7 @@ struct Scan: AsyncParsableCommand {
         if paths.isEmpty { throw ValidationError("name at least one mirror root or shard") }
         if maxBlobSize <= 0 { throw ValidationError("--max-blob-size must be positive") }
         if batchCommits <= 0 { throw ValidationError("--batch-commits must be positive") }
+        if readWindow <= 0 { throw ValidationError("--read-window must be positive") }
         if !(1...ScanOptions.maxWorkers).contains(jobs) {
             throw ValidationError(
                 "--jobs must be a number of threads from 1 to \(ScanOptions.maxWorkers) (got \(jobs))")
@@ -109,6 +118,8 @@ struct Scan: AsyncParsableCommand {
         options.maxBlobSize = maxBlobSize
         options.batchCommits = batchCommits
         options.workers = jobs
+        options.packReads = !libgit2Reads
+        options.readWindowBlobs = readWindow
         options.stopRequest = stop
         signals.scanStarted()
         let exitCode: Int32

@@ -17,6 +17,13 @@ public struct ScanOptions: Sendable {
     public static let maxWorkers = 256
     /// Blobs waiting for a worker, at most; what bounds memory, whatever the shard's size.
     public var queuedBlobsPerWorker = 64
+    /// Read blobs from the packs with shardscan's own reader (``PackReader``) rather than through libgit2,
+    /// which stays for refs, commits, trees and loose objects.
+    public var packReads = true
+    /// New blobs gathered (across commits) and sorted into pack order before the workers get them.
+    public var readWindowBlobs = 1024
+    /// Bytes of inflated objects each worker's pack reader keeps as delta bases.
+    public var deltaCacheBytes = 48 << 20
     /// Raised (by a signal handler) to stop after the work in flight is written.
     public var stopRequest: StopRequest?
 
@@ -208,6 +215,8 @@ private struct ShardWalk {
     private var unreadableBlob: ShardProblem?
     /// The walk's repository, read on this thread for the metadata of releases with findings.
     private var repository: Repository?
+    /// New blobs not handed to the workers yet (set up in ``run``).
+    private var window = ReadWindow<BlobJob>(capacity: 1, shares: 1, packs: nil)
 
     init(scanner: ShardScanner, shardID: Int64, name: String, path: String) {
         self.scanner = scanner
@@ -222,13 +231,27 @@ private struct ShardWalk {
         let commits = try repository.commits(from: tip, hiding: hidden)
         scanner.report(.shardStarted(name: name, commits: commits.count))
         let workerCount = max(1, scanner.options.workers)
-        let jobs = WorkQueue<BlobJob>(capacity: max(1, scanner.options.queuedBlobsPerWorker) * workerCount)
+        let options = scanner.options
+        var packs: PackSet?
+        if options.packReads {
+            do {
+                packs = try PackSet(repository: repository)
+            } catch {
+                scanner.report(.warning("\(name): reading blobs through libgit2: \(error)"))
+            }
+        }
+        window = ReadWindow(
+            capacity: max(options.readWindowBlobs, max(1, options.queuedBlobsPerWorker) * workerCount),
+            shares: workerCount, packs: packs)
+        // Each item is one worker's share of a window; two windows may wait.
+        let jobs = WorkQueue<[BlobJob]>(capacity: 2 * workerCount)
         // Room for every job that can be in flight, so a worker never waits on this thread.
-        let results = WorkQueue<BlobResult>(capacity: jobs.capacity + workerCount + 1)
+        let results = WorkQueue<BlobResult>(capacity: (jobs.capacity + workerCount) * window.largestShare + workerCount + 1)
         let workers = DispatchGroup()
         for index in 0..<workerCount {
             let worker = BlobWorker(
-                repositoryPath: path, ruleSet: scanner.ruleSet, maxBlobSize: scanner.options.maxBlobSize)
+                repositoryPath: path, ruleSet: scanner.ruleSet, maxBlobSize: options.maxBlobSize, packs: packs,
+                deltaCacheBytes: options.deltaCacheBytes)
             workers.enter()
             do {
                 try WorkerThread.start {
@@ -269,6 +292,15 @@ private struct ShardWalk {
             }
             if unreadableBlob != nil { break }
         }
+        // The last window is work in flight too, also when stopping on request; not after a blob could not be
+        // read, since no commit after it can be written.
+        if (failure == nil && unreadableBlob == nil) || failure is ScanStopped {
+            do {
+                try pushWindow(jobs: jobs, results: results)
+            } catch {
+                failure = error
+            }
+        }
         // Let the workers finish what they hold, keep every commit that completes, and stop them.
         // Every job pushed yields one result; after a store failure the rest are only counted.
         jobs.close()
@@ -299,7 +331,7 @@ private struct ShardWalk {
     /// Records `work`'s changes: blobs known to the store or to this walk are only located; new ones
     /// go to the workers.
     private mutating func enqueue(
-        _ work: CommitWork, index: Int, changes: [FileChange], jobs: WorkQueue<BlobJob>,
+        _ work: CommitWork, index: Int, changes: [FileChange], jobs: WorkQueue<[BlobJob]>,
         results: WorkQueue<BlobResult>
     ) throws {
         var work = work
@@ -325,15 +357,21 @@ private struct ShardWalk {
             }
         }
         pending.append(work)
-        for job in newJobs {
+        window.append(contentsOf: newJobs)
+        if window.isFull { try pushWindow(jobs: jobs, results: results) }
+        if newJobs.isEmpty { try completeReadyCommits() }
+    }
+
+    /// Hands the window's blobs to the workers, in pack order, one contiguous share each.
+    private mutating func pushWindow(jobs: WorkQueue<[BlobJob]>, results: WorkQueue<BlobResult>) throws {
+        for share in window.drain(id: \.blob) {
             // While the queue is full, take in results: the workers may be waiting for room to give them.
-            while !jobs.tryPush(job) {
+            while !jobs.tryPush(share) {
                 guard let result = results.pop() else { break }
                 try take(result)
             }
-            jobsPushed += 1
+            jobsPushed += share.count
         }
-        if newJobs.isEmpty { try completeReadyCommits() }
     }
 
     /// Takes in one worker's result and moves whatever commits it finishes into the batch.
@@ -452,41 +490,50 @@ private final class BlobWorker: @unchecked Sendable {
     let repositoryPath: String
     let ruleSet: RuleSet
     let maxBlobSize: Int
+    /// The shard's packs, read with this worker's own ``PackReader``; `nil`: libgit2 reads every blob.
+    let packs: PackSet?
+    let deltaCacheBytes: Int
 
-    init(repositoryPath: String, ruleSet: RuleSet, maxBlobSize: Int) {
+    init(repositoryPath: String, ruleSet: RuleSet, maxBlobSize: Int, packs: PackSet?, deltaCacheBytes: Int) {
         self.repositoryPath = repositoryPath
         self.ruleSet = ruleSet
         self.maxBlobSize = maxBlobSize
+        self.packs = packs
+        self.deltaCacheBytes = deltaCacheBytes
     }
 
-    func run(jobs: WorkQueue<BlobJob>, results: WorkQueue<BlobResult>) {
-        let repository: Repository
+    func run(jobs: WorkQueue<[BlobJob]>, results: WorkQueue<BlobResult>) {
+        let reader: ObjectReader
         do {
-            repository = try Repository(at: repositoryPath)
+            if let packs {
+                reader = try PackReader(packs: packs, repositoryPath: repositoryPath, cacheBytes: deltaCacheBytes)
+            } else {
+                reader = try Repository(at: repositoryPath)
+            }
         } catch {
-            while let job = jobs.pop() {
-                results.push(BlobResult(commitIndex: job.commitIndex, error: error.message))
+            while let share = jobs.pop() {
+                for job in share { results.push(BlobResult(commitIndex: job.commitIndex, error: error.message)) }
             }
             return
         }
         let matcher = Matcher(ruleSet: ruleSet)
-        while let job = jobs.pop() {
-            results.push(scan(job, repository: repository, matcher: matcher))
+        while let share = jobs.pop() {
+            for job in share { results.push(scan(job, reader: reader, matcher: matcher)) }
         }
     }
 
-    private func scan(_ job: BlobJob, repository: Repository, matcher: Matcher) -> BlobResult {
+    private func scan(_ job: BlobJob, reader: ObjectReader, matcher: Matcher) -> BlobResult {
         var result = BlobResult(commitIndex: job.commitIndex)
         let oid = Data(job.blob.bytes)
         result.counters.blobsNew = 1
         do {
-            let size = try repository.objectSize(job.blob)
+            let size = try reader.objectSize(job.blob)
             if size > maxBlobSize {
                 result.counters.blobsTooLarge = 1
                 result.scanned = ScannedBlob(oid: oid, size: size, skipped: "too-large", findings: [])
                 return result
             }
-            result.scanned = try repository.withObjectBytes(job.blob) { bytes in
+            result.scanned = try reader.withObjectBytes(job.blob) { bytes in
                 let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
                 // UTF-16 and UTF-32 text is full of NULs; its byte-order mark tells it from binary.
                 if probe.contains(0) && UnicodeForm.detect(bytes) == nil {
