@@ -244,9 +244,9 @@ public final class PackReader: ObjectReader {
     }
 
     /// Builds the object `delta` describes from `base` (gitformat-pack(5), "Deltified representation").
-    private func apply(_ delta: UnsafeRawBufferPointer, to base: CachedObject, at location: PackLocation) throws(
-        GitError
-    ) -> CachedObject {
+    private func apply(_ delta: UnsafeRawBufferPointer, to base: CachedObject, at location: PackLocation)
+        throws(GitError) -> CachedObject
+    {
         var position = 0
         guard let baseSize = readSize(delta, &position), let resultSize = readSize(delta, &position) else {
             throw corrupt(location, "delta header cut short")
@@ -313,9 +313,9 @@ public final class PackReader: ObjectReader {
         return nil
     }
 
-    private func verify(_ bytes: UnsafeRawBufferPointer, type: Int, id: ObjectID, location: PackLocation) throws(
-        GitError
-    ) {
+    private func verify(_ bytes: UnsafeRawBufferPointer, type: Int, id: ObjectID, location: PackLocation)
+        throws(GitError)
+    {
         let names = [1: "commit", 2: "tree", 3: "blob", 4: "tag"]
         var hasher = Insecure.SHA1()
         hasher.update(data: Array("\(names[type] ?? "?") \(bytes.count)\0".utf8))

@@ -80,7 +80,7 @@ public final class PackSet: Sendable {
         for (position, item) in items.enumerated() { keyed.append((location(of: id(item)), position)) }
         keyed.sort { lhs, rhs in
             switch (lhs.location, rhs.location) {
-            case let (left?, right?): return left < right || (left == right && lhs.position < rhs.position)
+            case (let left?, let right?): return left < right || (left == right && lhs.position < rhs.position)
             case (.some, nil): return true
             case (nil, .some): return false
             case (nil, nil): return lhs.position < rhs.position

@@ -246,7 +246,8 @@ private struct ShardWalk {
         // Each item is one worker's share of a window; two windows may wait.
         let jobs = WorkQueue<[BlobJob]>(capacity: 2 * workerCount)
         // Room for every job that can be in flight, so a worker never waits on this thread.
-        let results = WorkQueue<BlobResult>(capacity: (jobs.capacity + workerCount) * window.largestShare + workerCount + 1)
+        let results = WorkQueue<BlobResult>(
+            capacity: (jobs.capacity + workerCount) * window.largestShare + workerCount + 1)
         let workers = DispatchGroup()
         for index in 0..<workerCount {
             let worker = BlobWorker(

@@ -24,7 +24,8 @@ func runGit(_ arguments: [String], in folder: String, stdinFile: String? = nil) 
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
-        throw GitError(code: -1, message: "git \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        throw GitError(
+            code: -1, message: "git \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
     }
     return String(decoding: data, as: UTF8.self)
 }
