@@ -92,14 +92,14 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let result = try CLI.run([
             "bench", shard, "--iterations", "2", "--rules", rules, "--skip-half", "--json",
-            "--peer", "git -C {shard} rev-list --objects --all", "--peer", "sh -c 'test -d \"$1\" && exit 3' x {shard}",
+            "--peer", "git -C {shard} rev-list --objects --all", "--peer", "sh -c 'test -d \"$1\" && exit 200' x {shard}",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         let document = try #require(
             try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let peers = try #require(document["peers"] as? [[String: Any]])
         #expect(peers.compactMap { $0["command"] as? String }.first == "git -C {shard} rev-list --objects --all")
-        #expect(peers.map { $0["exitStatuses"] as? [Int] } == [[0, 0], [3, 3]])
+        #expect(peers.map { $0["exitStatuses"] as? [Int] } == [[0, 0], [200, 200]])
         for peer in peers {
             #expect((peer["seconds"] as? [Double])?.count == 2)
             #expect((peer["peakRSSBytes"] as? Int ?? 0) > 0)
