@@ -92,7 +92,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let result = try CLI.run([
             "bench", shard, "--iterations", "2", "--rules", rules, "--skip-half", "--json",
-            "--peer", "git -C {shard} rev-list --objects --all", "--peer", "sh -c 'test -d \"$1\" && exit 200' x {shard}",
+            "--peer", "git -C {shard} rev-list --objects --all", "--peer",
+            "sh -c 'test -d \"$1\" && exit 200' x {shard}",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         let document = try #require(
