@@ -22,11 +22,15 @@ let package = Package(
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         .systemLibrary(name: "CHyperscan", pkgConfig: "libhs", providers: [.apt(["libhyperscan-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Thin safe wrappers: the only modules that see C types.
         .target(name: "PCRE2", dependencies: ["CPCRE2"]),
-        // Git takes its object id type from the core, so that ids cross from git to the store unconverted.
-        .target(name: "Git", dependencies: ["CGit2", "ShardScanCore"]),
+        // Git takes its object id type from the core, so that ids cross from git to the store unconverted; it also
+        // reads packs itself (PackSet, PackReader): zlib inflates, SHA-1 checks each object's id.
+        .target(
+            name: "Git",
+            dependencies: ["CGit2", "CZlib", "ShardScanCore", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Hyperscan", dependencies: ["CHyperscan"]),
 
         .target(

@@ -179,6 +179,17 @@ public final class Repository {
         return size
     }
 
+    /// The type of object `id` as packs number it: 1 commit, 2 tree, 3 blob, 4 tag.
+    ///
+    /// The corresponding C function is `git_odb_read_header`.
+    public func objectType(_ id: ObjectID) throws(GitError) -> Int {
+        var oid = id.raw
+        var size = 0
+        var type = GIT_OBJECT_ANY
+        try check(git_odb_read_header(&size, &type, odb, &oid), "cannot read header of \(id)")
+        return Int(type.rawValue)
+    }
+
     /// Reads object `id` and lends its bytes to `body`; the bytes are valid only inside `body`.
     ///
     /// The corresponding C functions are `git_odb_read`, `git_odb_object_data` and `git_odb_object_size`.

@@ -66,6 +66,14 @@ struct Scan: ParsableCommand {
     @Option(help: .hidden)
     var batchCommits = ScanOptions().batchCommits
 
+    /// Read every blob through libgit2, as before shardscan read packs itself: for comparisons and profiles.
+    @Flag(help: .hidden)
+    var libgit2Reads = false
+
+    /// New blobs sorted into pack order at a time (`ScanOptions.windowBlobs`).
+    @Option(help: .hidden)
+    var readWindow = ScanOptions().windowBlobs
+
     @Flag(help: "Nothing on standard error but warnings and errors; the summary still goes to standard output.")
     var quiet = false
 
@@ -109,6 +117,7 @@ struct Scan: ParsableCommand {
             }
         }
         if let seed, seed.isEmpty { throw ValidationError("--seed needs the path of a store") }
+        if readWindow <= 0 { throw ValidationError("--read-window must be positive") }
         if !(1...ScanOptions.maxWorkers).contains(jobs) {
             throw ValidationError(
                 "--jobs must be a number of threads from 1 to \(ScanOptions.maxWorkers) (got \(jobs))")
@@ -130,6 +139,8 @@ struct Scan: ParsableCommand {
         options.maxBlobSize = maxBlobSize
         options.batchCommits = batchCommits
         options.workers = jobs
+        if libgit2Reads { options.blobAccess = LibGit2BlobAccess() }
+        options.windowBlobs = readWindow
         options.stopRequest = stop
         let found = try sources(&options)
         signals.scanStarted()

@@ -24,7 +24,7 @@ public struct ScanOptions: Sendable {
     /// requests, not bytes; the bytes in memory are bounded by the workers' queue.
     public var windowCommits = 256
     /// What reads the blobs, and in which order within a window.
-    public var blobAccess: any BlobAccess = LibGit2BlobAccess()
+    public var blobAccess: any BlobAccess = PackBlobAccess()
     /// Raised (by a signal handler) to stop after the work in flight is written.
     public var stopRequest: StopRequest?
     /// Shards other workers of a fleet scan (`scan --worker`): not this run's to call missing.

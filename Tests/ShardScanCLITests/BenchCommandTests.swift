@@ -86,6 +86,51 @@ import Testing
         #expect(try Repository(at: shard).commitID(ofReference: "refs/heads/code") == commits[6])
     }
 
+    /// `--peer` commands are timed beside the baseline, with {shard} replaced by the quoted shard path; a
+    /// peer's non-zero exit (scanners exit 1 on findings) is recorded, not an error.
+    @Test func peersAreTimedBesideTheBaseline() throws {
+        let (folder, shard, rules, _) = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try CLI.run([
+            "bench", shard, "--iterations", "2", "--rules", rules, "--skip-half", "--json",
+            "--peer", "git -C {shard} rev-list --objects --all", "--peer",
+            "sh -c 'test -d \"$1\" && exit 200' x {shard}",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let peers = try #require(document["peers"] as? [[String: Any]])
+        #expect(peers.compactMap { $0["command"] as? String }.first == "git -C {shard} rev-list --objects --all")
+        #expect(peers.map { $0["exitStatuses"] as? [Int] } == [[0, 0], [200, 200]])
+        for peer in peers {
+            #expect((peer["seconds"] as? [Double])?.count == 2)
+            #expect((peer["peakRSSBytes"] as? Int ?? 0) > 0)
+        }
+        #expect(document["fullCPUOverBaseline"] is Double)
+
+        let table = try CLI.run([
+            "bench", shard, "--iterations", "1", "--rules", rules, "--skip-half", "--peer",
+            "git -C {shard} count-objects",
+        ])
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.contains("peer git"), "\(table.stdout)")
+        #expect(table.stdout.contains("1. git -C {shard} count-objects  (exit 0)"), "\(table.stdout)")
+    }
+
+    @Test func aPeerWithoutTheShardOrThatCannotRunIsRefused() throws {
+        let (folder, shard, rules, _) = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let unnamed = try CLI.run(["bench", shard, "--rules", rules, "--peer", "gitleaks git ."])
+        #expect(unnamed.status == 2)
+        #expect(unnamed.stderr.contains("{shard}"))
+        let missing = try CLI.run([
+            "bench", shard, "--iterations", "1", "--rules", rules, "--skip-half", "--peer",
+            "no-such-scanner-xyz {shard}",
+        ])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("exited with 127"), "\(missing.stderr)")
+    }
+
     @Test func aShardWithoutBenchRefsIsRefused() throws {
         let (folder, shard, rules, _) = try Self.fixture()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -65,8 +65,10 @@ final class MirrorFixture {
     func ruleSet() -> RuleSet { RuleSet(LoadedRules(yaml: Self.rules, file: "fixture.yaml")) }
 
     /// Scans the whole mirror root into the fixture's store, collecting warnings.
-    func scan(options: ScanOptions = ScanOptions()) throws -> (MirrorScan.Summary, [String]) {
-        let store = try Store(path: storePath)
+    func scan(options: ScanOptions = ScanOptions(), store storePath: String? = nil) throws -> (
+        MirrorScan.Summary, [String]
+    ) {
+        let store = try Store(path: storePath ?? self.storePath)
         var warnings: [String] = []
         let summary = try MirrorScan(sink: store, ruleSet: ruleSet(), options: options).run(
             ShardLocator.locate([mirrorPath], branch: "code")
@@ -76,7 +78,7 @@ final class MirrorFixture {
         return (summary, warnings)
     }
 
-    func findings(_ query: FindingQuery = FindingQuery()) throws -> [FindingRow] {
-        try Store(path: storePath).findings(query)
+    func findings(_ query: FindingQuery = FindingQuery(), store storePath: String? = nil) throws -> [FindingRow] {
+        try Store(path: storePath ?? self.storePath).findings(query)
     }
 }

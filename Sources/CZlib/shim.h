@@ -1,0 +1,9 @@
+#ifndef CZLIB_SHIM_H
+#define CZLIB_SHIM_H
+#include <zlib.h>
+
+/* inflateInit is a macro, which Swift cannot call: the function it expands to, with this zlib's version. */
+static inline int shardscan_inflate_init(z_stream *stream) {
+    return inflateInit(stream);
+}
+#endif

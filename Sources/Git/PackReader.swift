@@ -1,0 +1,435 @@
+import Crypto
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// What a scan worker needs to read blobs: their size (without reading them) and their bytes.
+///
+/// ``Repository`` reads through libgit2; ``PackReader`` reads packs itself and falls back to libgit2.
+public protocol ObjectReader: AnyObject {
+    /// The size of object `id` in bytes, without inflating it.
+    func objectSize(_ id: ObjectID) throws(GitError) -> Int
+    /// Reads object `id` and lends its bytes to `body`; the bytes are valid only inside `body`.
+    func withObjectBytes<Result>(_ id: ObjectID, _ body: (UnsafeRawBufferPointer) throws -> Result) throws
+        -> Result
+}
+
+extension Repository: ObjectReader {}
+
+/// Reads objects from a ``PackSet`` itself: inflates each entry with zlib, resolves `OFS_DELTA` and
+/// `REF_DELTA` chains from a cache of recently produced objects (keyed by pack location, bounded in bytes),
+/// and checks every object it lends against its id (SHA-1 of `"<type> <size>\0"` and the bytes), so that a
+/// corrupt pack is an error naming the object, never wrong bytes. Objects in no pack (loose, or missing) are
+/// read through libgit2.
+///
+/// One reader per thread. Read objects in pack order (``PackSet/packOrder(_:id:)``): a delta's base lies
+/// before it, so a forward walk finds most bases in the cache and inflates each object once.
+public final class PackReader: ObjectReader {
+    public let packs: PackSet
+    /// The most bytes the cache holds.
+    public let cacheBytes: Int
+    /// What this reader did, for profiles and tests.
+    public private(set) var statistics = Statistics()
+
+    private let repositoryPath: String
+    private var repository: Repository?
+    private let inflater: Inflater
+    private var cache: [PackLocation: CachedObject] = [:]
+    /// Cache keys in insertion order; a key used since its last pass gets a second chance (CLOCK).
+    private var clock: [PackLocation] = []
+    private var clockHead = 0
+    private var cachedBytes = 0
+    private let deltaScratch = Scratch()
+    /// Pack bytes this reader touched since it last released them: per pack, the span and how much it read.
+    private var touched: [Int: (span: Range<Int>, bytes: Int)] = [:]
+    /// Compressed bytes read before the touched span is released.
+    private static let releaseAfter = 32 << 20
+
+    /// Counts of a reader's work.
+    public struct Statistics: Sendable, Equatable {
+        /// Objects lent to callers from packs, and through libgit2.
+        public var packedReads = 0
+        public var fallbackReads = 0
+        /// Entries inflated: whole objects and deltas.
+        public var inflatedObjects = 0
+        public var inflatedDeltas = 0
+        /// Objects (bases or wanted ones) found in the cache.
+        public var cacheHits = 0
+    }
+
+    /// A reader of `packs`, falling back to the repository at `repositoryPath` (opened on first need) for
+    /// objects in no pack. `cacheBytes` bounds the memory of produced objects kept as delta bases.
+    public init(packs: PackSet, repositoryPath: String, cacheBytes: Int = 48 << 20) throws(GitError) {
+        self.packs = packs
+        self.repositoryPath = repositoryPath
+        self.cacheBytes = max(0, cacheBytes)
+        inflater = try Inflater()
+    }
+
+    // MARK: ObjectReader
+
+    public func objectSize(_ id: ObjectID) throws(GitError) -> Int {
+        guard let location = packs.location(of: id) else { return try fallback().objectSize(id) }
+        if let cached = cache[location] { return cached.count }
+        let entry = try header(at: location)
+        switch entry.kind {
+        case .whole: return entry.size
+        case .offsetDelta, .referenceDelta:
+            // The delta data starts with the base's size and the result's: inflate just those.
+            var prefix = [UInt8](repeating: 0, count: 20)
+            let got = prefix.withUnsafeMutableBytes { output in
+                inflater.inflatePrefix(entry.data, into: output)
+            }
+            guard let got else { throw corrupt(location, "delta data is not zlib") }
+            var position = 0
+            guard readSize(prefix[..<got], &position) != nil, let size = readSize(prefix[..<got], &position) else {
+                throw corrupt(location, "delta header cut short")
+            }
+            return size
+        }
+    }
+
+    public func withObjectBytes<Result>(_ id: ObjectID, _ body: (UnsafeRawBufferPointer) throws -> Result) throws
+        -> Result
+    {
+        guard let location = packs.location(of: id) else {
+            statistics.fallbackReads += 1
+            return try fallback().withObjectBytes(id, body)
+        }
+        let object = try resolve(location)
+        statistics.packedReads += 1
+        let bytes = object.bytes
+        try verify(bytes, type: object.type, id: id, location: location)
+        return try body(bytes)
+    }
+
+    // MARK: Pack entries
+
+    /// A pack entry's header: what it is, its size, where its compressed data starts.
+    private struct Entry {
+        enum Kind {
+            case whole
+            case offsetDelta(base: UInt64)
+            case referenceDelta(base: ObjectID)
+        }
+
+        var kind: Kind
+        /// 1 commit, 2 tree, 3 blob, 4 tag; 6 and 7 for deltas.
+        var type: Int
+        /// The inflated size: the object's, or the delta data's.
+        var size: Int
+        /// Where the entry starts in its pack.
+        var start: Int
+        /// From the compressed data to the end of the pack's objects.
+        var data: UnsafeRawBufferPointer
+    }
+
+    private func header(at location: PackLocation) throws(GitError) -> Entry {
+        let pack = packs.packs[location.pack]
+        // The last 20 bytes are the pack's checksum.
+        let end = pack.count - 20
+        guard location.offset >= 12, location.offset < UInt64(end) else {
+            throw corrupt(location, "offset outside the pack")
+        }
+        let bytes = pack.bytes
+        var position = Int(location.offset)
+        var byte = bytes[position]
+        position += 1
+        let type = Int(byte >> 4) & 7
+        var size = Int(byte & 0x0f)
+        var shift = 4
+        while byte & 0x80 != 0 {
+            guard position < end, shift <= 56 else { throw corrupt(location, "object header runs on") }
+            byte = bytes[position]
+            position += 1
+            size |= Int(byte & 0x7f) << shift
+            shift += 7
+        }
+        let kind: Entry.Kind
+        switch type {
+        case 1...4:
+            kind = .whole
+        case 6:
+            // Big-endian groups of 7 bits, each continuation adding one so that no offset has two encodings.
+            guard position < end else { throw corrupt(location, "delta offset cut short") }
+            byte = bytes[position]
+            position += 1
+            var distance = UInt64(byte & 0x7f)
+            while byte & 0x80 != 0 {
+                guard position < end, distance < (1 << 56) else { throw corrupt(location, "delta offset runs on") }
+                byte = bytes[position]
+                position += 1
+                distance = ((distance + 1) << 7) | UInt64(byte & 0x7f)
+            }
+            guard distance > 0, distance <= location.offset else {
+                throw corrupt(location, "delta base offset points outside the pack")
+            }
+            kind = .offsetDelta(base: location.offset - distance)
+        case 7:
+            guard position + 20 <= end else { throw corrupt(location, "delta base name cut short") }
+            kind = .referenceDelta(base: ObjectID(bytes: bytes[position..<(position + 20)])!)
+            position += 20
+        default:
+            throw corrupt(location, "unknown object type \(type)")
+        }
+        return Entry(
+            kind: kind, type: type, size: size, start: Int(location.offset),
+            data: UnsafeRawBufferPointer(rebasing: bytes[position..<end]))
+    }
+
+    /// The object at `location`, from the cache or by inflating it and the deltas above its base.
+    private func resolve(_ location: PackLocation) throws -> CachedObject {
+        if let hit = use(location) { return hit }
+        // Walk down the delta chain to an object the cache holds, or to a whole one.
+        var chain: [(location: PackLocation, entry: Entry)] = []
+        var current = location
+        var base: CachedObject
+        walk: while true {
+            if let hit = use(current) {
+                base = hit
+                break walk
+            }
+            let entry = try header(at: current)
+            switch entry.kind {
+            case .whole:
+                let object = CachedObject(type: entry.type, count: entry.size)
+                if let problem = inflater.inflate(entry.data, into: object.mutableBytes) {
+                    throw corrupt(current, problem)
+                }
+                noteRead(current.pack, entry)
+                statistics.inflatedObjects += 1
+                remember(object, at: current)
+                base = object
+                break walk
+            case .offsetDelta(let offset):
+                chain.append((current, entry))
+                current = PackLocation(pack: current.pack, offset: offset)
+            case .referenceDelta(let id):
+                chain.append((current, entry))
+                if let next = packs.location(of: id) {
+                    current = next
+                } else {
+                    // A base outside the packs (a thin pack completed with loose objects): libgit2 reads it.
+                    statistics.fallbackReads += 1
+                    let repository = try fallback()
+                    let type = try repository.objectType(id)
+                    base = try repository.withObjectBytes(id) { bytes in
+                        let object = CachedObject(type: type, count: bytes.count)
+                        object.mutableBytes.copyMemory(from: bytes)
+                        return object
+                    }
+                    break walk
+                }
+            }
+            // git caps chains at a few thousand; a longer one is a loop of REF_DELTAs.
+            guard chain.count < 10_000 else { throw corrupt(location, "delta chain does not end") }
+        }
+        // Apply the deltas from the base up.
+        for link in chain.reversed() {
+            let delta = deltaScratch.buffer(link.entry.size)
+            if let problem = inflater.inflate(link.entry.data, into: delta) {
+                throw corrupt(link.location, problem)
+            }
+            noteRead(link.location.pack, link.entry)
+            statistics.inflatedDeltas += 1
+            let object = try apply(UnsafeRawBufferPointer(delta), to: base, at: link.location)
+            remember(object, at: link.location)
+            base = object
+        }
+        return base
+    }
+
+    /// Builds the object `delta` describes from `base` (gitformat-pack(5), "Deltified representation").
+    private func apply(_ delta: UnsafeRawBufferPointer, to base: CachedObject, at location: PackLocation)
+        throws(GitError) -> CachedObject
+    {
+        var position = 0
+        guard let baseSize = readSize(delta, &position), let resultSize = readSize(delta, &position) else {
+            throw corrupt(location, "delta header cut short")
+        }
+        guard baseSize == base.count else {
+            throw corrupt(location, "delta expects a base of \(baseSize) bytes, the base has \(base.count)")
+        }
+        let result = CachedObject(type: base.type, count: resultSize)
+        let output = result.mutableBytes
+        let source = base.bytes
+        var written = 0
+        while position < delta.count {
+            let op = delta[position]
+            position += 1
+            if op & 0x80 != 0 {
+                var offset = 0
+                var length = 0
+                for bit in 0..<4 where op & (1 << bit) != 0 {
+                    guard position < delta.count else { throw corrupt(location, "delta copy cut short") }
+                    offset |= Int(delta[position]) << (8 * bit)
+                    position += 1
+                }
+                for bit in 0..<3 where op & (0x10 << bit) != 0 {
+                    guard position < delta.count else { throw corrupt(location, "delta copy cut short") }
+                    length |= Int(delta[position]) << (8 * bit)
+                    position += 1
+                }
+                if length == 0 { length = 0x10000 }
+                guard offset + length <= source.count, written + length <= resultSize else {
+                    throw corrupt(location, "delta copies outside its base or result")
+                }
+                (output.baseAddress! + written).copyMemory(from: source.baseAddress! + offset, byteCount: length)
+                written += length
+            } else if op != 0 {
+                let length = Int(op)
+                guard position + length <= delta.count, written + length <= resultSize else {
+                    throw corrupt(location, "delta insert runs past its data or result")
+                }
+                (output.baseAddress! + written).copyMemory(from: delta.baseAddress! + position, byteCount: length)
+                position += length
+                written += length
+            } else {
+                throw corrupt(location, "reserved delta instruction 0")
+            }
+        }
+        guard written == resultSize else {
+            throw corrupt(location, "delta builds \(written) bytes, its header says \(resultSize)")
+        }
+        return result
+    }
+
+    /// A size in the delta header's encoding: 7 bits a byte, least significant first.
+    private func readSize<Bytes: RandomAccessCollection>(_ bytes: Bytes, _ position: inout Int) -> Int?
+    where Bytes.Element == UInt8, Bytes.Index == Int {
+        var value = 0
+        var shift = 0
+        while position < bytes.endIndex, shift <= 56 {
+            let byte = bytes[position]
+            position += 1
+            value |= Int(byte & 0x7f) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+        return nil
+    }
+
+    private func verify(_ bytes: UnsafeRawBufferPointer, type: Int, id: ObjectID, location: PackLocation)
+        throws(GitError)
+    {
+        let names = [1: "commit", 2: "tree", 3: "blob", 4: "tag"]
+        var hasher = Insecure.SHA1()
+        hasher.update(data: Array("\(names[type] ?? "?") \(bytes.count)\0".utf8))
+        hasher.update(bufferPointer: bytes)
+        let digest = hasher.finalize()
+        guard !digest.elementsEqual(id.bytes) else { return }
+        // The cached copy is as wrong as the one lent; drop it so nothing builds on it.
+        forget(location)
+        let actual = digest.map { String(format: "%02x", $0) }.joined()
+        throw GitError.pack(
+            "object \(id.hex) read from \(packName(location)) at offset \(location.offset) hashes to \(actual): "
+                + "the pack is corrupt")
+    }
+
+    private func corrupt(_ location: PackLocation, _ problem: String) -> GitError {
+        GitError.pack("\(packName(location)) at offset \(location.offset): \(problem) (corrupt pack?)")
+    }
+
+    private func packName(_ location: PackLocation) -> String {
+        String(packs.packs[location.pack].path.split(separator: "/").last ?? "pack")
+    }
+
+    /// Records that `entry` was just inflated and releases the span read once it is large enough.
+    private func noteRead(_ pack: Int, _ entry: Entry) {
+        let start = entry.start
+        let end = (entry.data.baseAddress! - packs.packs[pack].base!) + inflater.consumed
+        var record = touched[pack] ?? (start..<end, 0)
+        record.span = min(record.span.lowerBound, start)..<max(record.span.upperBound, end)
+        record.bytes += end - start
+        if record.bytes >= Self.releaseAfter {
+            packs.packs[pack].release(record.span)
+            touched[pack] = nil
+        } else {
+            touched[pack] = record
+        }
+    }
+
+    private func fallback() throws(GitError) -> Repository {
+        if let repository { return repository }
+        let opened = try Repository(at: repositoryPath)
+        repository = opened
+        return opened
+    }
+
+    // MARK: Cache
+
+    private func use(_ location: PackLocation) -> CachedObject? {
+        guard let hit = cache[location] else { return nil }
+        hit.used = true
+        statistics.cacheHits += 1
+        return hit
+    }
+
+    /// Keeps `object` as a possible delta base, evicting the least recently used ones past the budget. An
+    /// object over a quarter of the budget is not kept: it would flush the many small bases worth keeping.
+    private func remember(_ object: CachedObject, at location: PackLocation) {
+        guard object.count <= cacheBytes / 4, cache[location] == nil else { return }
+        while cachedBytes + object.count > cacheBytes, clockHead < clock.count {
+            let key = clock[clockHead]
+            clockHead += 1
+            guard let entry = cache[key] else { continue }
+            if entry.used {
+                entry.used = false
+                clock.append(key)
+            } else {
+                cache[key] = nil
+                cachedBytes -= entry.count
+            }
+        }
+        if clockHead > 4096 && clockHead * 2 > clock.count {
+            clock.removeFirst(clockHead)
+            clockHead = 0
+        }
+        cache[location] = object
+        clock.append(location)
+        cachedBytes += object.count
+    }
+
+    private func forget(_ location: PackLocation) {
+        if let entry = cache.removeValue(forKey: location) { cachedBytes -= entry.count }
+    }
+}
+
+/// An object's bytes in memory of its own, freed with the last reference.
+private final class CachedObject {
+    let type: Int
+    let count: Int
+    private let storage: UnsafeMutableRawPointer
+    /// Used since the cache's clock hand last passed it.
+    var used = false
+
+    init(type: Int, count: Int) {
+        self.type = type
+        self.count = count
+        storage = .allocate(byteCount: max(count, 1), alignment: 16)
+    }
+
+    deinit { storage.deallocate() }
+
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage, count: count) }
+    var mutableBytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: storage, count: count) }
+}
+
+/// A buffer reused for inflated delta data, grown as needed.
+private final class Scratch {
+    private var storage: UnsafeMutableRawBufferPointer?
+
+    deinit { storage?.deallocate() }
+
+    func buffer(_ count: Int) -> UnsafeMutableRawBufferPointer {
+        if let storage, storage.count >= count { return UnsafeMutableRawBufferPointer(rebasing: storage[0..<count]) }
+        storage?.deallocate()
+        let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 4096), alignment: 16)
+        storage = grown
+        return UnsafeMutableRawBufferPointer(rebasing: grown[0..<count])
+    }
+}

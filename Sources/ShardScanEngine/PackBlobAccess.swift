@@ -1,0 +1,50 @@
+import Foundation
+import Git
+import ShardScanCore
+
+/// Blobs read from the packs by shardscan's own reader (``PackReader``), each window in pack order: the reader
+/// walks each pack forwards, finds the bases of deltas in its cache and inflates each object once, where libgit2
+/// resolves every blob's delta chain on its own. Loose objects, and objects in no pack, are read through libgit2.
+/// A shard whose packs cannot be opened is read through libgit2 alone, in walk order: the same bytes, slower.
+public struct PackBlobAccess: BlobAccess {
+    /// Bytes of inflated objects each reader keeps as delta bases.
+    public var deltaCacheBytes: Int
+
+    public init(deltaCacheBytes: Int = 48 << 20) {
+        self.deltaCacheBytes = deltaCacheBytes
+    }
+
+    public func makeReadOrder(repositoryPath: String) throws -> any BlobReadOrder {
+        guard let packs = try? PackSet(repository: Repository(at: repositoryPath)) else { return WalkOrder() }
+        return PackOrder(packs: packs)
+    }
+
+    public func makeReader(repositoryPath: String) throws -> any BlobReader {
+        let repository = try Repository(at: repositoryPath)
+        guard let packs = try? PackSet(repository: repository) else {
+            return LibGit2BlobReader(repository: repository)
+        }
+        return PackBlobReader(
+            reader: try PackReader(packs: packs, repositoryPath: repositoryPath, cacheBytes: deltaCacheBytes))
+    }
+}
+
+/// Puts a window's blobs in the order they lie in the shard's packs; blobs in no pack come last.
+struct PackOrder: BlobReadOrder {
+    let packs: PackSet
+
+    func arrange(_ window: inout [BlobRequest]) {
+        window = packs.packOrder(window, id: \.blob)
+    }
+}
+
+/// A ``PackReader`` as a scan's ``BlobReader``.
+struct PackBlobReader: BlobReader {
+    let reader: PackReader
+
+    func size(of blob: ObjectID) throws -> Int { try reader.objectSize(blob) }
+
+    func withBytes<Result>(of blob: ObjectID, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
+        try reader.withObjectBytes(blob, body)
+    }
+}

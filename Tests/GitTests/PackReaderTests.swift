@@ -1,0 +1,249 @@
+import Foundation
+import Git
+import Testing
+
+/// Runs `git` with `arguments` in `folder`; its standard output. Fails the test on a non-zero exit.
+@discardableResult
+func runGit(_ arguments: [String], in folder: String, stdinFile: String? = nil) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["git", "-C", folder] + arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["GIT_CONFIG_NOSYSTEM"] = "1"
+    environment["GIT_CONFIG_GLOBAL"] = "/dev/null"
+    environment["GIT_AUTHOR_NAME"] = "Test"
+    environment["GIT_AUTHOR_EMAIL"] = "test@example.invalid"
+    environment["GIT_COMMITTER_NAME"] = "Test"
+    environment["GIT_COMMITTER_EMAIL"] = "test@example.invalid"
+    process.environment = environment
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    if let stdinFile { process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: stdinFile)) }
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw GitError(
+            code: -1, message: "git \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+    }
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// A repository built with `git` itself: versions of a few text files (so packs hold delta chains) in two
+/// packs, plus loose objects.
+struct PackedRepository {
+    let path: String
+    var objects: String { path + "/.git/objects" }
+
+    /// `referenceDeltas`: repack with REF_DELTA entries (base by name) instead of OFS_DELTA (base by offset).
+    init(referenceDeltas: Bool = false) throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("pack-tests-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try runGit(["init", "-q"], in: path)
+        var lines = (0..<400).map { "line \($0): " + String(repeating: "abcdefghij", count: $0 % 7 + 1) }
+        for version in 0..<24 {
+            lines[version * 13 % lines.count] = "changed in version \(version)"
+            lines.append("appended in version \(version)")
+            try lines.joined(separator: "\n").write(toFile: path + "/module.py", atomically: true, encoding: .utf8)
+            try lines.reversed().joined(separator: "\n").write(
+                toFile: path + "/reversed.txt", atomically: true, encoding: .utf8)
+            try "version \(version)\n".write(toFile: path + "/VERSION", atomically: true, encoding: .utf8)
+            try runGit(["add", "-A"], in: path)
+            try runGit(["commit", "-q", "-m", "version \(version)"], in: path)
+            if version == 15 {
+                try runGit(
+                    ["-c", "repack.useDeltaBaseOffset=\(!referenceDeltas)", "repack", "-adq", "--depth=20"], in: path)
+            } else if version == 20 {
+                // A second pack of the commits since (repack without -a packs only the loose objects).
+                try runGit(["-c", "repack.useDeltaBaseOffset=\(!referenceDeltas)", "repack", "-dq"], in: path)
+            }
+        }
+    }
+
+    /// Every object: id and type name, as `git cat-file --batch-all-objects` lists them.
+    func allObjects() throws -> [(id: ObjectID, type: String)] {
+        try runGit(["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"], in: path)
+            .split(separator: "\n").map { line in
+                let parts = line.split(separator: " ")
+                return (ObjectID(hex: parts[0])!, String(parts[1]))
+            }
+    }
+
+    func packIndexPaths() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: objects + "/pack").filter { $0.hasSuffix(".idx") }.sorted()
+            .map { objects + "/pack/" + $0 }
+    }
+}
+
+@Suite struct PackReaderTests {
+    /// The index agrees with `git show-index` on every object's offset and CRC-32, in every pack.
+    @Test func indexMatchesGitShowIndex() throws {
+        let repository = try PackedRepository()
+        let paths = try repository.packIndexPaths()
+        #expect(paths.count == 2)
+        for path in paths {
+            let index = try PackIndex(path: path)
+            let listed = try runGit(["show-index"], in: repository.path, stdinFile: path)
+            var expected: [String] = []
+            for line in listed.split(separator: "\n") {
+                let parts = line.split(separator: " ")
+                expected.append("\(parts[1]) \(parts[0]) \(parts[2])")
+            }
+            var actual: [String] = []
+            for position in 0..<index.count {
+                let crc = String(index.crc32(at: position), radix: 16)
+                actual.append(
+                    "\(index.id(at: position).hex) \(index.offset(at: position)) (\(String(repeating: "0", count: 8 - crc.count) + crc))"
+                )
+                #expect(index.offset(of: index.id(at: position)) == index.offset(at: position))
+            }
+            #expect(actual.sorted() == expected.sorted())
+            #expect(index.count == expected.count)
+        }
+    }
+
+    /// Every object, packed as OFS_DELTA chains or stored loose, reads to the same bytes as libgit2 gives.
+    @Test(arguments: [false, true]) func everyObjectMatchesLibgit2(referenceDeltas: Bool) throws {
+        let repository = try PackedRepository(referenceDeltas: referenceDeltas)
+        let packs = try PackSet(objectsDirectory: repository.objects)
+        #expect(packs.indexes.count == 2)
+        let libgit2 = try Repository(at: repository.path)
+        // A small cache, so that chains are also rebuilt from evicted bases.
+        let reader = try PackReader(packs: packs, repositoryPath: repository.path, cacheBytes: 16 << 10)
+        let objects = try repository.allObjects()
+        var loose = 0
+        for (id, _) in packs.packOrder(objects, id: { $0.id }) {
+            if packs.location(of: id) == nil { loose += 1 }
+            let expected = try libgit2.withObjectBytes(id) { Array($0) }
+            let actual = try reader.withObjectBytes(id) { Array($0) }
+            #expect(actual == expected, "object \(id)")
+            #expect(try reader.objectSize(id) == expected.count)
+        }
+        #expect(loose > 0)
+        #expect(reader.statistics.fallbackReads == loose)
+        #expect(reader.statistics.inflatedDeltas > 0)
+        #expect(reader.statistics.packedReads == objects.count - loose)
+    }
+
+    /// Pack order: by pack then offset, objects in no pack last in their given order.
+    @Test func packOrderPutsLooseObjectsLast() throws {
+        let repository = try PackedRepository()
+        let packs = try PackSet(objectsDirectory: repository.objects)
+        let ids = try repository.allObjects().map { $0.id }.shuffled()
+        let ordered = packs.packOrder(ids, id: { $0 })
+        #expect(Set(ordered) == Set(ids))
+        let locations = ordered.map { packs.location(of: $0) }
+        let packed = locations.prefix { $0 != nil }.map { $0! }
+        #expect(packed == packed.sorted())
+        #expect(locations.dropFirst(packed.count).allSatisfy { $0 == nil })
+        let looseInput = ids.filter { packs.location(of: $0) == nil }
+        #expect(Array(ordered.dropFirst(packed.count)) == looseInput)
+    }
+
+    /// Offsets past 2 GiB go through the 8-byte table: an index written here by hand, read by us and by git.
+    @Test func largeOffsets() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("idx-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let ids = [
+            ObjectID(hex: "0a" + String(repeating: "1", count: 38))!,
+            ObjectID(hex: "0a" + String(repeating: "2", count: 38))!,
+            ObjectID(hex: "f0" + String(repeating: "3", count: 38))!,
+        ]
+        let offsets: [UInt64] = [12, 0x1_2345_6789, 0x8000_0000]
+        var bytes: [UInt8] = [0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2]
+        func word(_ value: UInt32) { bytes += withUnsafeBytes(of: value.bigEndian, Array.init) }
+        for slot in 0..<256 { word(UInt32(ids.filter { Int($0.bytes[0]) <= slot }.count)) }
+        for id in ids { bytes += id.bytes }
+        for crc in [UInt32(0x1234_5678), 0x9abc_def0, 0x0fed_cba9] { word(crc) }
+        word(UInt32(offsets[0]))
+        word(0x8000_0000)
+        word(0x8000_0001)
+        for large in offsets.dropFirst() { bytes += withUnsafeBytes(of: large.bigEndian, Array.init) }
+        bytes += [UInt8](repeating: 7, count: 40)
+        let path = folder + "/pack-test.idx"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+        let index = try PackIndex(path: path)
+        #expect(index.count == 3)
+        for (id, offset) in zip(ids, offsets) { #expect(index.offset(of: id) == offset) }
+        #expect(index.offset(of: ObjectID(hex: String(repeating: "5", count: 40))!) == nil)
+        #expect(index.crc32(at: 1) == 0x9abc_def0)
+        let listed = try runGit(["show-index"], in: folder, stdinFile: path)
+        let fromGit = listed.split(separator: "\n").map { line in
+            let parts = line.split(separator: " ")
+            return "\(parts[1]) \(parts[0])"
+        }
+        #expect(fromGit == zip(ids, offsets).map { "\($0.hex) \($1)" })
+    }
+
+    /// An index whose large-offset slot points past its table is refused, not read out of bounds.
+    @Test func largeOffsetPastTheTableIsRefused() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("idx-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var bytes: [UInt8] = [0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2]
+        func word(_ value: UInt32) { bytes += withUnsafeBytes(of: value.bigEndian, Array.init) }
+        for _ in 0..<256 { word(1) }
+        bytes += [UInt8](repeating: 0, count: 20)
+        word(0)
+        word(0x8000_0000)
+        bytes += [UInt8](repeating: 7, count: 40)
+        let path = folder + "/pack-bad.idx"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(throws: GitError.self) { try PackIndex(path: path) }
+    }
+
+    /// An index entry pointing at another object's bytes: the SHA-1 check refuses them, naming the object.
+    @Test func contentNotMatchingItsIdIsAnError() throws {
+        let repository = try PackedRepository()
+        let path = try repository.packIndexPaths()[0]
+        let index = try PackIndex(path: path)
+        let blobs = try repository.allObjects().filter { $0.type == "blob" }.map { $0.id }
+        let packed = blobs.compactMap { index.position(of: $0) }
+        let (first, second) = (packed[0], packed[1])
+        // Swap the two objects' 4-byte offsets.
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let offsets = 8 + 256 * 4 + index.count * 24
+        for byte in 0..<4 { bytes.swapAt(offsets + first * 4 + byte, offsets + second * 4 + byte) }
+        try FileManager.default.removeItem(atPath: path)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+        let reader = try PackReader(
+            packs: try PackSet(objectsDirectory: repository.objects), repositoryPath: repository.path)
+        let victim = index.id(at: first)
+        var lent = false
+        let error = #expect(throws: GitError.self) { try reader.withObjectBytes(victim) { _ in lent = true } }
+        #expect(error?.message.contains(victim.hex) == true)
+        #expect(error?.message.contains("hashes to") == true)
+        #expect(!lent)
+    }
+
+    /// Flipped compressed bytes are an error naming the pack and offset, not garbage.
+    @Test func corruptCompressedDataIsAnError() throws {
+        let repository = try PackedRepository()
+        let path = try repository.packIndexPaths()[0]
+        let index = try PackIndex(path: path)
+        let packPath = String(path.dropLast(4)) + ".pack"
+        let blobs = try repository.allObjects().filter { $0.type == "blob" }.map { $0.id }
+        // The blob with the longest entry, so that the bytes flipped are its own.
+        let sortedOffsets = (0..<index.count).map { index.offset(at: $0) }.sorted()
+        func entryLength(_ id: ObjectID) -> UInt64 {
+            let start = index.offset(of: id)!
+            return (sortedOffsets.first { $0 > start } ?? start + 64) - start
+        }
+        let victim = blobs.filter { index.position(of: $0) != nil }.max { entryLength($0) < entryLength($1) }!
+        #expect(entryLength(victim) > 32)
+        let offset = Int(index.offset(of: victim)!)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: packPath)))
+        // Past the entry's header (at most a few bytes, plus 20 for a REF_DELTA base), into the zlib stream.
+        for position in (offset + 8)..<(offset + 12) { bytes[position] ^= 0x5a }
+        try FileManager.default.removeItem(atPath: packPath)
+        try Data(bytes).write(to: URL(fileURLWithPath: packPath))
+
+        let reader = try PackReader(
+            packs: try PackSet(objectsDirectory: repository.objects), repositoryPath: repository.path)
+        var lent = false
+        #expect(throws: GitError.self) { try reader.withObjectBytes(victim) { _ in lent = true } }
+        #expect(!lent)
+    }
+}
