@@ -160,7 +160,8 @@ public enum Hunter {
             return counters
         }
         read(
-            order, from: repositoryOf, innerPaths: places.mapValues { $0.first?.release.innerPath ?? "" },
+            packOrder(order, repositoryOf: repositoryOf), from: repositoryOf,
+            innerPaths: places.mapValues { $0.first?.release.innerPath ?? "" },
             names: places.mapValues { fileName(of: $0) }, query: query, extract: extract,
             counters: &counters, warning: warning
         ) { result in
@@ -169,6 +170,23 @@ public enum Hunter {
             emit(result)
         }
         return counters
+    }
+
+    /// `blobs` shard by shard, each shard's in the order they lie in its packs, so that each is read forwards
+    /// with its delta bases at hand (see ``PackBlobAccess``); a shard whose packs cannot be opened keeps its order.
+    static func packOrder(_ blobs: [ObjectID], repositoryOf: [ObjectID: String]) -> [ObjectID] {
+        var shards: [String] = []
+        var byShard: [String: [ObjectID]] = [:]
+        for blob in blobs {
+            let path = repositoryOf[blob] ?? ""
+            if byShard[path] == nil { shards.append(path) }
+            byShard[path, default: []].append(blob)
+        }
+        return shards.flatMap { path -> [ObjectID] in
+            let shardBlobs = byShard[path] ?? []
+            guard let packs = try? PackSet(repository: Repository(at: path)) else { return shardBlobs }
+            return packs.packOrder(shardBlobs, id: { $0 })
+        }
     }
 
     /// The name an extracted blob gets after its id: the file name of its first place.
@@ -270,25 +288,26 @@ private final class HuntWorker: @unchecked Sendable {
     }
 
     func run(jobs: WorkQueue<HuntJob>, results: WorkQueue<HuntJobResult>) {
-        var repositories: [String: Repository] = [:]
+        var readers: [String: any BlobReader] = [:]
+        let access = PackBlobAccess()
         let scratch = MatchScratch()
         var matcher: Matcher?
         if case .rule(let ruleSet, _) = query.content { matcher = Matcher(ruleSet: ruleSet) }
         while let job = jobs.pop() {
             var result = HuntResult(blob: job.blob, places: [], matches: [], skipped: nil, size: 0)
             do {
-                let repository: Repository
-                if let open = repositories[job.repositoryPath] {
-                    repository = open
+                let reader: any BlobReader
+                if let open = readers[job.repositoryPath] {
+                    reader = open
                 } else {
-                    repository = try Repository(at: job.repositoryPath)
-                    repositories[job.repositoryPath] = repository
+                    reader = try access.makeReader(repositoryPath: job.repositoryPath)
+                    readers[job.repositoryPath] = reader
                 }
-                result.size = try repository.objectSize(job.blob)
+                result.size = try reader.size(of: job.blob)
                 if result.size > query.maxBlobSize {
                     result.skipped = "too-large"
                 } else {
-                    try repository.withObjectBytes(job.blob) { bytes in
+                    try reader.withBytes(of: job.blob) { bytes in
                         let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
                         if query.readsContent && probe.contains(0) && UnicodeForm.detect(bytes) == nil {
                             result.skipped = "binary"
