@@ -107,6 +107,19 @@ public final class Matcher {
                     return matchRules($0, path: path, onlyRule: onlyRule, view: .statements, statementsWanted: &unused)
                 }
                 Self.mapBack(&joined.findings, through: statements, in: bytes)
+                // Evidence is the code as the file holds it (line breaks, indentation, comments), so that a
+                // finding's text is the bytes of its range, as every other view's is.
+                for index in joined.findings.indices {
+                    let finding = joined.findings[index]
+                    joined.findings[index].secret = String(
+                        decoding: UnsafeRawBufferPointer(rebasing: bytes[finding.start..<finding.end]), as: UTF8.self)
+                    for part in finding.parts.indices {
+                        let range = finding.parts[part].start..<finding.parts[part].end
+                        let cut = range.lowerBound..<min(range.upperBound, range.lowerBound + FindingPart.maxText)
+                        joined.findings[index].parts[part].text = String(
+                            decoding: UnsafeRawBufferPointer(rebasing: bytes[cut]), as: UTF8.self)
+                    }
+                }
                 outcome.findings += joined.findings
                 outcome.failures += joined.failures
             }
