@@ -66,8 +66,8 @@ struct Merge: AsyncParsableCommand {
         for conflict in outcome.conflicts {
             printError(
                 "warning: shard \(terminalSafe(conflict.shard)): \(terminalSafe(conflict.store)) moved its watermark to "
-                    + "\(conflict.workerCommit.prefix(12)) and \(terminalSafe(into)) to "
-                    + "\(conflict.mainCommit.prefix(12)); kept \(conflict.kept.prefix(12)): \(conflict.reason)")
+                    + "\(conflict.workerCommit.hex.prefix(12)) and \(terminalSafe(into)) to "
+                    + "\(conflict.mainCommit.hex.prefix(12)); kept \(conflict.kept.hex.prefix(12)): \(conflict.reason)")
         }
         print(
             "merged \(outcome.stores) store(s) into \(terminalSafe(into)): \(outcome.runsAdded) runs, "

@@ -39,7 +39,7 @@ struct Status: ParsableCommand {
         var messages: [Int: String] = [:]
         for (index, shard) in shards.enumerated() {
             shardTable.rows.append([
-                terminalSafe(shard.name), shard.watermark.map { String($0.prefix(12)) } ?? "(never scanned)",
+                terminalSafe(shard.name), shard.watermark.map { String($0.hex.prefix(12)) } ?? "(never scanned)",
                 shard.lastStatus ?? "-", shard.reference.isEmpty ? "-" : terminalSafe(shard.reference),
                 terminalSafe(shard.path),
             ])

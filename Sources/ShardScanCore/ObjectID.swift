@@ -76,3 +76,21 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible 
         }
     }
 }
+
+/// In JSON an object id is its 40 lower-case hexadecimal digits, as git prints it.
+extension ObjectID: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let id = ObjectID(hex: text) else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "not an object id (40 hexadecimal digits): \(text)")
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(hex)
+    }
+}

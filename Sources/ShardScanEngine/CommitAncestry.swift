@@ -7,10 +7,9 @@ public enum CommitAncestry: Sendable, Equatable {
     /// Neither descends from the other (history rewritten).
     case diverged
 
-    /// How `first` and `second` (commit ids, hex) relate in the first of `repositories` that holds both; `nil`
+    /// How commits `first` and `second` relate in the first of `repositories` that holds both; `nil`
     /// when none does (the shard is not reachable from here, or a commit is gone).
-    public static func of(_ first: String, _ second: String, in repositories: [String]) -> CommitAncestry? {
-        guard let firstID = ObjectID(hex: first), let secondID = ObjectID(hex: second) else { return nil }
+    public static func of(_ firstID: ObjectID, _ secondID: ObjectID, in repositories: [String]) -> CommitAncestry? {
         for path in repositories {
             guard let repository = try? Repository(at: path), repository.contains(firstID),
                 repository.contains(secondID)

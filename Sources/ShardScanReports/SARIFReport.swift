@@ -171,7 +171,7 @@ public enum SARIFReport {
                 suppressions: suppression(row.status, input.triage[row.fingerprint]).map { [$0] },
                 properties: SARIF.ResultProperties(
                     shard: row.shard, project: row.project, version: row.version, release: row.release, path: row.path,
-                    blob: row.blob, commit: row.commit, fingerprint: row.fingerprint,
+                    blob: row.blob, commit: row.commit.hex, fingerprint: row.fingerprint,
                     confidence: row.confidence.rawValue, status: row.status.rawValue,
                     facts: row.facts.isEmpty ? nil : row.facts))
         }

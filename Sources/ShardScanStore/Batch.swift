@@ -99,7 +99,7 @@ extension Store {
                 } else {
                     try insertRelease.execute(arguments: [
                         batch.shardID, key.project, key.projectNormalized, key.version, key.filename,
-                        location.commit.hex,
+                        location.commit,
                     ])
                     id = try Int64.fetchOne(releaseID, arguments: [batch.shardID, key.project, key.filename])!
                     releaseIDs[key] = id
@@ -109,7 +109,7 @@ extension Store {
                     }
                 }
                 try insertProvenance.execute(arguments: [
-                    location.oid, id, location.shardPath, location.release.innerPath, location.commit.hex, batch.runID,
+                    location.oid, id, location.shardPath, location.release.innerPath, location.commit, batch.runID,
                     location.shardPathBytes ?? Data(),
                 ])
                 if db.changesCount > 0 { counters.findingsNew += location.matchCount }
@@ -132,7 +132,7 @@ extension Store {
                         INSERT INTO watermark (shard_id, commit_oid, run_id, updated_at) VALUES (?, ?, ?, ?)
                         ON CONFLICT(shard_id) DO UPDATE SET commit_oid = excluded.commit_oid,
                             run_id = excluded.run_id, updated_at = excluded.updated_at
-                        """, arguments: [batch.shardID, watermark.hex, batch.runID, Self.now()])
+                        """, arguments: [batch.shardID, watermark, batch.runID, Self.now()])
             }
             try db.execute(
                 sql: """

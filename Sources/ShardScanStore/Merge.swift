@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ShardScanCore
 
 #if canImport(Glibc)
     import Glibc
@@ -47,10 +48,10 @@ public struct WatermarkConflict: Sendable, Equatable {
     public var shard: String
     /// The worker store it came from.
     public var store: String
-    public var mainCommit: String
-    public var workerCommit: String
+    public var mainCommit: ObjectID
+    public var workerCommit: ObjectID
     /// The commit the merged store keeps.
-    public var kept: String
+    public var kept: ObjectID
     /// Why that one.
     public var reason: String
 }
@@ -89,7 +90,8 @@ extension Store {
     /// relate; `nil` when the repository or a commit cannot be found. `beforeCommit` runs just before each
     /// commit (a failure thrown there rolls the transaction back).
     public func merge(
-        _ paths: [String], descent: (_ repositories: [String], _ main: String, _ worker: String) -> WatermarkDescent?,
+        _ paths: [String],
+        descent: (_ repositories: [String], _ main: ObjectID, _ worker: ObjectID) -> WatermarkDescent?,
         beforeCommit: () throws -> Void = {}
     ) throws -> MergeOutcome {
         var outcome = MergeOutcome()
@@ -117,7 +119,8 @@ extension Store {
     }
 
     private func mergeGroup(
-        _ paths: [String], descent: ([String], String, String) -> WatermarkDescent?, beforeCommit: () throws -> Void,
+        _ paths: [String], descent: ([String], ObjectID, ObjectID) -> WatermarkDescent?,
+        beforeCommit: () throws -> Void,
         into outcome: inout MergeOutcome
     ) throws {
         do {
@@ -172,7 +175,7 @@ extension Store {
     }
 
     private static func mergeOne(
-        _ w: String, path: String, _ db: Database, descent: ([String], String, String) -> WatermarkDescent?,
+        _ w: String, path: String, _ db: Database, descent: ([String], ObjectID, ObjectID) -> WatermarkDescent?,
         into outcome: inout MergeOutcome
     ) throws {
         outcome.stores += 1
@@ -193,8 +196,8 @@ extension Store {
         var taken: [String] = []
         for row in rows {
             let name: String = row["name"]
-            let workerCommit: String = row["worker_commit"]
-            guard let mainCommit: String = row["main_commit"] else {
+            let workerCommit: ObjectID = row["worker_commit"]
+            guard let mainCommit: ObjectID = row["main_commit"] else {
                 taken.append(name)
                 continue
             }
@@ -495,7 +498,8 @@ extension Store {
                     db,
                     sql: """
                         SELECT f.fingerprint || ' ' || s.name || ' ' || r.project || ' ' || r.filename || ' '
-                            || p.path || ' ' || p.shard_path || ' ' || hex(p.shard_path_bytes) || ' ' || p.commit_oid
+                            || p.path || ' ' || p.shard_path || ' ' || hex(p.shard_path_bytes) || ' '
+                            || \(Schema.commitHex("p.commit_oid"))
                             || ' ' || lower(hex(m.blob)) || ' ' || m.start || ' ' || m.line || ':' || m."column"
                         FROM match m JOIN finding f ON f.id = m.finding_id JOIN provenance p ON p.blob = m.blob
                         JOIN release r ON r.id = p.release_id JOIN shard s ON s.id = r.shard_id
@@ -504,7 +508,7 @@ extension Store {
                 watermarks: try String.fetchAll(
                     db,
                     sql: """
-                        SELECT s.name || ' ' || w.commit_oid FROM watermark w JOIN shard s ON s.id = w.shard_id
+                        SELECT s.name || ' ' || \(Schema.commitHex("w.commit_oid")) FROM watermark w JOIN shard s ON s.id = w.shard_id
                         ORDER BY 1
                         """),
                 blobs: try String.fetchAll(

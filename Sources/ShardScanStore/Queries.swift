@@ -6,7 +6,7 @@ import ShardScanCore
 public struct FindingRow: Codable, Sendable, Equatable, FetchableRecord {
     public var rule: String
     public var shard: String
-    public var commit: String
+    public var commit: ObjectID
     public var blob: String
     public var project: String
     public var version: String
@@ -205,7 +205,7 @@ public struct ShardRecord: Codable, Sendable, FetchableRecord, Equatable {
     public var name: String
     public var path: String
     public var reference: String
-    public var watermark: String?
+    public var watermark: ObjectID?
     public var updatedAt: String?
     /// How the shard ended in the last run that touched it.
     public var lastStatus: String?

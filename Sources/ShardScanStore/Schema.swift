@@ -1,4 +1,6 @@
+import Foundation
 import GRDB
+import ShardScanCore
 
 /// The store's migrations. Each is named and never edited once released; changes come as new ones.
 enum Schema {
@@ -321,7 +323,68 @@ enum Schema {
                     CREATE INDEX triage_event_by_change ON triage_event(fingerprint, changed_at);
                     """)
         }
+        migrator.registerMigration("v8-commit-ids-as-blobs") { db in
+            // Commit ids are kept as their 20 bytes, like blob ids, so that they go from the walk to the store and
+            // back as one `ObjectID` with no text in between. SQLite cannot change a column's declared type in
+            // place; a BLOB in a TEXT column stays a BLOB (TEXT affinity converts only numbers), so the values are
+            // converted where they are and the declared types stay. `unhex()` came with SQLite 3.41, newer than
+            // some systems', hence a function of our own. The views print the ids as the same lower-case hex (and
+            // a shard never scanned with NULL, not the empty string `hex(NULL)` gives).
+            let commitID = Schema.commitIDFromHex()
+            db.add(function: commitID)
+            defer { db.remove(function: commitID) }
+            try db.execute(
+                sql: """
+                    UPDATE watermark SET commit_oid = shardscan_commit_id(commit_oid);
+                    UPDATE release SET commit_oid = shardscan_commit_id(commit_oid);
+                    UPDATE provenance SET commit_oid = shardscan_commit_id(commit_oid);
+                    UPDATE run_shard SET from_commit = shardscan_commit_id(from_commit),
+                        to_commit = shardscan_commit_id(to_commit)
+                        WHERE from_commit IS NOT NULL OR to_commit IS NOT NULL;
+                    DROP VIEW finding_location;
+                    CREATE VIEW finding_location AS
+                    SELECT f.id AS finding_id, f.rule, f.fingerprint, s.name AS shard, lower(hex(p.commit_oid)) AS "commit",
+                           lower(hex(m.blob)) AS blob, r.project, r.project_normalized, r.version,
+                           r.filename AS release, p.path, p.shard_path, m.line, m."column", m.end_line,
+                           m.end_column, p.run_id, nullif(p.shard_path_bytes, X'') AS shard_path_bytes
+                    FROM match m
+                    JOIN finding f ON f.id = m.finding_id
+                    JOIN provenance p ON p.blob = m.blob
+                    JOIN release r ON r.id = p.release_id
+                    JOIN shard s ON s.id = r.shard_id;
+                    DROP VIEW shard_status;
+                    CREATE VIEW shard_status AS
+                    SELECT s.name AS shard, s.path, s.reference, nullif(lower(hex(w.commit_oid)), '') AS watermark,
+                           w.updated_at, w.run_id
+                    FROM shard s LEFT JOIN watermark w ON w.shard_id = s.id;
+                    """)
+        }
         return migrator
+    }
+
+    /// `shardscan_commit_id(text)`: the 20 bytes of a commit id written as 40 hexadecimal digits; NULL stays
+    /// NULL, and a value already converted stays as it is. Anything else stops the migration, naming the value,
+    /// rather than leave a store its readers cannot decode.
+    static func commitIDFromHex() -> DatabaseFunction {
+        DatabaseFunction("shardscan_commit_id", argumentCount: 1, pure: true) { values in
+            let value = values[0]
+            switch value.storage {
+            case .null: return nil
+            case .blob(let data) where data.count == 20: return data
+            case .string(let text):
+                if let id = ObjectID(hex: text) { return Data(id.bytes) }
+                throw StoreError(
+                    "cannot convert commit id \(text.debugDescription) to 20 bytes: not 40 hexadecimal digits")
+            default:
+                throw StoreError("cannot convert commit id \(value) to 20 bytes")
+            }
+        }
+    }
+
+    /// SQL that prints the commit id in `column` as lower-case hex, whether the store has it as 20 bytes
+    /// (`v8-commit-ids-as-blobs`) or still as the text older stores kept, which read commands read as it is.
+    static func commitHex(_ column: String) -> String {
+        "(CASE typeof(\(column)) WHEN 'blob' THEN lower(hex(\(column))) ELSE \(column) END)"
     }
 
     /// The last migration the queries of read commands (`findings`, `report`, `summary`, `status`) need. Read commands

@@ -21,7 +21,7 @@ extension Store {
             ).map {
                 KnownShard(
                     id: $0["id"], name: $0["name"], path: $0["path"], gitDirectory: $0["git_dir"],
-                    watermark: ($0["commit_oid"] as String?).flatMap { ObjectID(hex: $0) })
+                    watermark: $0["commit_oid"])
             }
         }
     }

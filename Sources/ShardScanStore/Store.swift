@@ -316,8 +316,8 @@ public final class Store: Sendable {
     /// The last fully scanned commit of a shard.
     public func watermark(shardID: Int64) throws -> ObjectID? {
         try queue.read { db in
-            try String.fetchOne(db, sql: "SELECT commit_oid FROM watermark WHERE shard_id = ?", arguments: [shardID])
-        }.flatMap { ObjectID(hex: $0) }
+            try ObjectID.fetchOne(db, sql: "SELECT commit_oid FROM watermark WHERE shard_id = ?", arguments: [shardID])
+        }
     }
 
     /// Of `oids`, those already scanned with rule set `ruleSetID`, with how many matches each had.
@@ -352,7 +352,7 @@ public final class Store: Sendable {
                     """,
                 arguments: [
                     outcome.runID, outcome.shardID, outcome.status.rawValue, outcome.message,
-                    outcome.fromCommit?.hex, outcome.toCommit?.hex,
+                    outcome.fromCommit, outcome.toCommit,
                 ])
         }
     }

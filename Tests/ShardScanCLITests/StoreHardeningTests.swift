@@ -278,6 +278,103 @@ import Testing
         #expect(try Store(readingAt: db).knownShards().first?.gitDirectory != nil)
     }
 
+    /// Every output a user reads from a store: findings, SARIF, the JSON report and `status`.
+    func outputs() throws -> [String] {
+        try [
+            ["findings", "--format", "json"], ["report", "--all", "--format", "sarif"],
+            ["report", "--all", "--format", "jsonl"], ["status"],
+        ].map { command in
+            let result = try CLI.run(command + ["--db", db])
+            #expect(result.status == 0, "\(command): \(result.stderr)")
+            return result.stdout
+        }
+    }
+
+    /// What sqlite3 users see of commit ids, and how the store keeps them (`typeof`), column by column.
+    func commitColumns() throws -> (views: [String], types: Set<String>, rows: [String: Int]) {
+        try DatabaseQueue(path: db).read { db in
+            let views =
+                try String.fetchAll(
+                    db, sql: "SELECT \"commit\" || ' ' || blob || ' ' || line FROM finding_location ORDER BY 1")
+                + String.fetchAll(db, sql: "SELECT shard || ' ' || watermark FROM shard_status ORDER BY 1")
+            var types: Set<String> = []
+            var rows: [String: Int] = [:]
+            for (table, column) in [
+                ("watermark", "commit_oid"), ("release", "commit_oid"), ("provenance", "commit_oid"),
+                ("run_shard", "from_commit"), ("run_shard", "to_commit"),
+            ] {
+                types.formUnion(
+                    try String.fetchAll(
+                        db, sql: "SELECT DISTINCT typeof(\(column)) FROM \(table) WHERE \(column) IS NOT NULL"))
+                rows["\(table).\(column)"] = try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM \(table) WHERE \(column) IS NOT NULL")
+            }
+            return (views, types, rows)
+        }
+    }
+
+    @Test func commitIDsKeptAsTextByAnOlderShardscanBecomeBlobsAndReadTheSameBeforeAndAfter() throws {
+        try ReliabilityTests.buildMirror(at: mirror, shards: 2, commits: 3)
+        #expect(try scan().status == 1)
+        #expect(try scan().status == 0)
+        let written = try outputs()
+        let fresh = try commitColumns()
+        #expect(fresh.types == ["blob"])
+        #expect(fresh.rows["watermark.commit_oid"] == 2 && fresh.rows["provenance.commit_oid"] == 6)
+        // The second run started from each shard's watermark.
+        #expect(fresh.rows["run_shard.from_commit"] == 2 && fresh.rows["run_shard.to_commit"] == 4)
+        #expect(fresh.views.allSatisfy { $0.split(separator: " ").allSatisfy { !$0.isEmpty } })
+        let content = try Store(readingAt: db).content()
+
+        // The store as the shardscan before v8-commit-ids-as-blobs left it: hex text, and the views of then.
+        let queue = try DatabaseQueue(path: db)
+        try queue.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE watermark SET commit_oid = lower(hex(commit_oid));
+                    UPDATE release SET commit_oid = lower(hex(commit_oid));
+                    UPDATE provenance SET commit_oid = lower(hex(commit_oid));
+                    UPDATE run_shard SET from_commit = lower(hex(from_commit)) WHERE from_commit IS NOT NULL;
+                    UPDATE run_shard SET to_commit = lower(hex(to_commit)) WHERE to_commit IS NOT NULL;
+                    DROP VIEW finding_location;
+                    CREATE VIEW finding_location AS
+                    SELECT f.id AS finding_id, f.rule, f.fingerprint, s.name AS shard, p.commit_oid AS "commit",
+                           lower(hex(m.blob)) AS blob, r.project, r.project_normalized, r.version,
+                           r.filename AS release, p.path, p.shard_path, m.line, m."column", m.end_line,
+                           m.end_column, p.run_id, nullif(p.shard_path_bytes, X'') AS shard_path_bytes
+                    FROM match m JOIN finding f ON f.id = m.finding_id JOIN provenance p ON p.blob = m.blob
+                    JOIN release r ON r.id = p.release_id JOIN shard s ON s.id = r.shard_id;
+                    DROP VIEW shard_status;
+                    CREATE VIEW shard_status AS
+                    SELECT s.name AS shard, s.path, s.reference, w.commit_oid AS watermark, w.updated_at, w.run_id
+                    FROM shard s LEFT JOIN watermark w ON w.shard_id = s.id;
+                    DELETE FROM grdb_migrations WHERE identifier = 'v8-commit-ids-as-blobs';
+                    """)
+        }
+        try queue.close()
+        let old = try commitColumns()
+        #expect(old.types == ["text"] && old.rows == fresh.rows && old.views == fresh.views)
+
+        // Read commands read it as it is, without migrating it, and print the same bytes.
+        #expect(try outputs() == written)
+        #expect(try Store(readingAt: db).content() == content)
+        let applied = try DatabaseQueue(path: db).read { db in
+            try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+        }
+        #expect(!applied.contains("v8-commit-ids-as-blobs"))
+
+        // A write command migrates it: every id converted in place, nothing lost, the same bytes out.
+        _ = try Store(path: db)
+        let migrated = try commitColumns()
+        #expect(migrated.types == ["blob"] && migrated.rows == fresh.rows && migrated.views == fresh.views)
+        #expect(try outputs() == written)
+        #expect(try Store(readingAt: db).content() == content)
+        // And the scan goes on from the converted watermarks: nothing new to read.
+        let again = try scan()
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try Store(readingAt: db).runs(limit: 1).first?.counters.blobsNew == 0)
+    }
+
     // MARK: Item 12: a shard's identity
 
     @Test func aShardScannedFromInsideItIsNamedAfterItsFolder() throws {

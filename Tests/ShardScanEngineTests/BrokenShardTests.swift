@@ -58,7 +58,7 @@ import Testing
 
     /// Rescans, checks the healthy shard completed and the broken one failed; returns the broken one's result
     /// and its watermark.
-    func rescan(_ setup: Setup) throws -> (result: ShardResult, watermark: String?, outcome: RunShardRecord) {
+    func rescan(_ setup: Setup) throws -> (result: ShardResult, watermark: ObjectID?, outcome: RunShardRecord) {
         let (summary, _) = try setup.mirror.scan()
         #expect(summary.shards.map(\.name) == [Self.healthy, Self.broken])
         #expect(summary.shards.first?.status == .finished)
@@ -94,7 +94,7 @@ import Testing
         let (result, watermark, _) = try rescan(setup)
         #expect(result.message.contains(victim.hex), "\(result.message)")
         #expect(result.message.contains("not found") || result.message.contains("object"), "\(result.message)")
-        #expect(watermark == setup.scannedTip.hex)
+        #expect(watermark == setup.scannedTip)
         #expect(try setup.mirror.findings(FindingQuery(shard: Self.broken)).count == 3)
     }
 
@@ -105,8 +105,9 @@ import Testing
             atPath: Self.looseObjectPath(setup.newBlobs[2], in: setup.mirror.shardPath(Self.broken)))
         let (result, watermark, _) = try rescan(setup)
         #expect(result.message.contains(setup.newBlobs[2].hex))
-        let allowed = [setup.scannedTip, setup.newCommits[0], setup.newCommits[1]].map(\.hex)
-        let kept = try #require(allowed.firstIndex(of: watermark ?? ""), "watermark \(watermark ?? "none")")
+        let allowed = [setup.scannedTip, setup.newCommits[0], setup.newCommits[1]]
+        let kept = try #require(
+            watermark.flatMap { allowed.firstIndex(of: $0) }, "watermark \(watermark?.hex ?? "none")")
         #expect(try setup.mirror.findings(FindingQuery(shard: Self.broken)).count == 3 + kept)
     }
 
@@ -122,7 +123,7 @@ import Testing
         let (summary, _) = try setup.mirror.scan(options: options)
         #expect(summary.failedShards.map(\.name) == [Self.broken])
         let watermark = try Store(path: setup.mirror.storePath).shards().first { $0.name == Self.broken }?.watermark
-        #expect(watermark == setup.newCommits[1].hex, "round \(round)")
+        #expect(watermark == setup.newCommits[1], "round \(round)")
         #expect(try setup.mirror.findings(FindingQuery(shard: Self.broken)).count == 5)
     }
 
@@ -146,7 +147,7 @@ import Testing
         // Not just libgit2's "object not found": what it means for a full clone, and what to do.
         #expect(result.message.contains("truncated or damaged pack") && result.message.contains("re-fetch the shard"))
         #expect(outcome.message == result.message)
-        #expect(watermark == setup.scannedTip.hex)
+        #expect(watermark == setup.scannedTip)
     }
 
     @Test func aFolderThatIsNotGit() throws {

@@ -142,14 +142,14 @@ struct ReversingAccess: BlobAccess {
         Set(
             try mirror.findings().map {
                 MemorySink.Place(
-                    fingerprint: $0.fingerprint, shard: $0.shard, commit: $0.commit, blob: $0.blob,
+                    fingerprint: $0.fingerprint, shard: $0.shard, commit: $0.commit.hex, blob: $0.blob,
                     shardPath: $0.shardPath, line: $0.line)
             })
     }
 
     static func storeWatermarks(_ mirror: MirrorFixture) throws -> [String: String] {
         Dictionary(
-            uniqueKeysWithValues: try Store(path: mirror.storePath).shards().map { ($0.name, $0.watermark ?? "") })
+            uniqueKeysWithValues: try Store(path: mirror.storePath).shards().map { ($0.name, $0.watermark?.hex ?? "") })
     }
 
     @Test func anInMemorySinkGetsWhatTheStoreGets() throws {

@@ -162,6 +162,35 @@ import Testing
 
     // MARK: Schema versions
 
+    @Test func aCommitIDThatIsNotHexStopsTheMigrationAndLeavesTheStoreAsItWas() throws {
+        let oldPath = path("v7.sqlite")
+        do {
+            let queue = try DatabaseQueue(path: oldPath)
+            try Schema.migrator.migrate(queue, upTo: "v7-merge-keys")
+            try queue.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO shard (id, name, path, reference) VALUES (1, 'pypi-mirror-1', '/m/1', 'refs/heads/code');
+                        INSERT INTO rule_set (id, digest) VALUES (1, 'd');
+                        INSERT INTO run (id, started_at, status, rule_set_id, rule_count) VALUES (1, 't', 'finished', 1, 1);
+                        INSERT INTO watermark (shard_id, commit_oid, run_id, updated_at) VALUES (1, 'not-a-commit', 1, 't');
+                        """)
+            }
+        }
+        #expect {
+            _ = try Store(path: oldPath)
+        } throws: { error in
+            "\(error)".contains("not-a-commit") && "\(error)".contains("40 hexadecimal digits")
+        }
+        let (watermark, applied) = try DatabaseQueue(path: oldPath).read { db in
+            (
+                try String.fetchOne(db, sql: "SELECT commit_oid FROM watermark"),
+                try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations")
+            )
+        }
+        #expect(watermark == "not-a-commit" && !applied.contains("v8-commit-ids-as-blobs"))
+    }
+
     @Test func aStoreFromTheFirstVersionIsMigratedKeepingItsData() throws {
         let oldPath = path("v1.sqlite")
         do {
@@ -178,9 +207,11 @@ import Testing
                             VALUES (1, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 1, '2024-01-01T00:01:00Z');
                         INSERT INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (x'0102', 30, 1, NULL, 1);
                         INSERT INTO release (id, shard_id, project, project_normalized, version, filename, commit_oid)
-                            VALUES (1, 1, 'Acme_Utils', 'acme-utils', '1.0', 'Acme_Utils-1.0.tar.gz', 'aaaa');
+                            VALUES (1, 1, 'Acme_Utils', 'acme-utils', '1.0', 'Acme_Utils-1.0.tar.gz',
+                                'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb');
                         INSERT INTO provenance (blob, release_id, shard_path, path, commit_oid, run_id)
-                            VALUES (x'0102', 1, 'packages/Acme_Utils/Acme_Utils-1.0.tar.gz/a/k.py', 'a/k.py', 'aaaa', 1);
+                            VALUES (x'0102', 1, 'packages/Acme_Utils/Acme_Utils-1.0.tar.gz/a/k.py', 'a/k.py',
+                                'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 1);
                         INSERT INTO finding (id, rule, fingerprint, secret, secret_hash, first_run_id)
                             VALUES (1, 'github.pat-classic', 'fp1', 'ghp_secret', 'h', 1);
                         INSERT INTO match (finding_id, blob, start, "end", line, "column", end_line, end_column, entropy,
@@ -198,7 +229,8 @@ import Testing
         #expect(rows.count == 1)
         #expect(rows.first?.secret == "ghp_secret")
         #expect(rows.first?.line == 2)
-        #expect(try store.shards().first?.watermark == String(repeating: "a", count: 40))
+        #expect(rows.first?.commit == ObjectID(hex: String(repeating: "b", count: 40)))
+        #expect(try store.shards().first?.watermark == ObjectID(hex: String(repeating: "a", count: 40)))
         #expect(try store.runs().first?.counters.commits == 1)
         // Written by v2 onwards, and usable at once.
         #expect(try store.rules(ids: ["github.pat-classic"])["github.pat-classic"] == .unknown("github.pat-classic"))
