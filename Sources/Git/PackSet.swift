@@ -108,3 +108,51 @@ public final class PackSet: Sendable {
         }
     }
 }
+
+extension PackSet {
+    /// About how many bytes the object at `location` inflates to, read from entry headers alone (nothing is
+    /// inflated), for sharing reads out by their weight: a whole object's header gives its size; a delta's gives
+    /// only the size of its instructions, so a delta is weighed as the whole object at the bottom of its chain
+    /// (successive versions of a file are about the same size), followed through up to
+    /// ``maxEstimateHops`` `OFS_DELTA` bases. A `REF_DELTA`, a longer chain or a malformed entry is weighed by the
+    /// size its own header gives. Never less than 1.
+    public func estimatedSize(at location: PackLocation) -> Int {
+        guard location.pack >= 0, location.pack < packs.count else { return 1 }
+        let pack = packs[location.pack]
+        let end = pack.count - 20
+        let bytes = pack.bytes
+        var offset = location.offset
+        var firstSize: Int?
+        for _ in 0...Self.maxEstimateHops {
+            guard offset >= 12, offset < UInt64(end) else { break }
+            var position = Int(offset)
+            var byte = bytes[position]
+            position += 1
+            let type = Int(byte >> 4) & 7
+            var size = Int(byte & 0x0f)
+            var shift = 4
+            while byte & 0x80 != 0 && position < end && shift <= 56 {
+                byte = bytes[position]
+                position += 1
+                size |= Int(byte & 0x7f) << shift
+                shift += 7
+            }
+            if firstSize == nil { firstSize = size }
+            guard type == 6, position < end else { return max(1, type < 5 ? size : firstSize ?? 1) }
+            byte = bytes[position]
+            position += 1
+            var distance = UInt64(byte & 0x7f)
+            while byte & 0x80 != 0 && position < end && distance < (1 << 56) {
+                byte = bytes[position]
+                position += 1
+                distance = ((distance + 1) << 7) | UInt64(byte & 0x7f)
+            }
+            guard distance > 0, distance <= offset else { break }
+            offset -= distance
+        }
+        return max(1, firstSize ?? 1)
+    }
+
+    /// How far ``estimatedSize(at:)`` follows a delta chain.
+    public static let maxEstimateHops = 16
+}

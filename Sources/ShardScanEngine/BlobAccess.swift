@@ -17,6 +17,9 @@ public struct BlobRequest: Sendable {
     public var innerPath: String
     /// The commit (by its position in the walk, oldest first) that first needed the blob: where its result goes.
     var commitIndex: Int
+    /// About how many bytes reading it costs, as the read order estimates it (1 when it cannot tell): the
+    /// workers' shares of a window are cut to equal weight.
+    public var weight = 1
 }
 
 /// Reads blobs for one thread. A scan makes one per worker thread (and one for the walking thread, which reads
@@ -30,11 +33,12 @@ public protocol BlobReader {
     func withBytes<Result>(of blob: ObjectID, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result
 }
 
-/// Puts the blobs of one window in the order they are to be read: workers take them from the front. Results are
-/// put back in commit order whatever the read order, so any permutation gives the same store; a hook must neither
-/// drop nor add requests.
+/// Puts the blobs of one window in the order they are to be read: the window is cut into one contiguous run per
+/// worker, of about equal ``BlobRequest/weight``, and each worker reads its run from the front (see
+/// ``WorkerShares``). Results are put back in commit order whatever the read order, so any permutation gives the
+/// same store; a hook must neither drop nor add requests.
 public protocol BlobReadOrder {
-    /// Reorders `window` in place, for example by where each blob lies in its pack.
+    /// Reorders `window` in place, for example by where each blob lies in its pack, and may weigh each request.
     func arrange(_ window: inout [BlobRequest])
 }
 

@@ -29,12 +29,16 @@ public struct PackBlobAccess: BlobAccess {
     }
 }
 
-/// Puts a window's blobs in the order they lie in the shard's packs; blobs in no pack come last.
+/// Puts a window's blobs in the order they lie in the shard's packs, blobs in no pack last, and weighs each by
+/// the size its pack entry headers tell (``PackSet/estimatedSize(at:)``).
 struct PackOrder: BlobReadOrder {
     let packs: PackSet
 
     func arrange(_ window: inout [BlobRequest]) {
         window = packs.packOrder(window, id: \.blob)
+        for index in window.indices {
+            window[index].weight = packs.location(of: window[index].blob).map(packs.estimatedSize(at:)) ?? 1
+        }
     }
 }
 

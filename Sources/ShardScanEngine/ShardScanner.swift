@@ -206,35 +206,27 @@ private struct ShardWalk {
 
         var failure: (any Error)?
         let stopRequest = options.stopRequest
-        // The window being read, and what is left to queue of the last one, already in read order. A window
-        // closes when full, at the end of the walk, or as soon as the workers run out of queued work: the walk
-        // never keeps them waiting to make a bigger window.
+        // The window being built. It closes when full, at the end of the walk, or as soon as the workers run out
+        // of work (the walk never keeps them waiting to make a bigger window), and goes to the workers, one
+        // contiguous run each, once what they hold of the last one runs low.
         var building = BlobWindow()
-        var ready: ArraySlice<BlobRequest> = []
         var streamOpen = true
         var streamEnd: (any Error)?
         do {
             while sequencer.unreadableBlob == nil {
-                while let next = ready.first, stopRequest?.requested == nil, pool.trySubmit(next) {
-                    ready.removeFirst()
-                }
                 while let result = pool.poll() { try sequencer.complete(result) }
                 let full =
                     building.requests.count >= max(1, options.windowBlobs)
                     || building.commits.count >= max(1, options.windowCommits)
-                let starving = ready.isEmpty && !building.commits.isEmpty && pool.isStarving
+                let starving = !building.commits.isEmpty && pool.isStarving
                 if streamOpen && !full && !starving {
                     streamOpen = stream.read(into: &building, stopReason: { stopRequest?.requested })
                     continue
                 }
-                // Queue the rest of the last window, waiting for room, before this one's commits are appended.
-                while let next = ready.popFirst() {
-                    if let reason = stopRequest?.requested { throw ScanStopped(reason: reason) }
-                    // Nothing after an unreadable blob's commit can be written.
-                    if sequencer.unreadableBlob != nil { break }
-                    try pool.submit(next) { try sequencer.complete($0) }
-                    while let result = pool.poll() { try sequencer.complete(result) }
-                }
+                try pool.waitForRoom { try sequencer.complete($0) }
+                if let reason = stopRequest?.requested { throw ScanStopped(reason: reason) }
+                // Nothing after an unreadable blob's commit can be written.
+                if sequencer.unreadableBlob != nil { break }
                 if let end = building.end { streamEnd = end }
                 if building.commits.isEmpty {
                     if !streamOpen { break }
@@ -243,16 +235,16 @@ private struct ShardWalk {
                 if building.requests.count > 1 { readOrder.arrange(&building.requests) }
                 for work in building.commits { sequencer.append(work) }
                 try sequencer.completeReadyCommits()
-                ready = building.requests[...]
+                pool.give(building.requests)
                 building = BlobWindow()
             }
         } catch {
             failure = error
         }
         if failure == nil { failure = streamEnd }
-        // Let the workers finish what they hold, keep every commit that completes, and stop them.
-        // After a sink failure the rest are only drained.
-        let drained = pool.finish { result in
+        // Let the workers finish what they hold (on a stop request, only what they started), keep every commit
+        // that completes, and stop them. After a sink failure the rest are only drained.
+        let drained = pool.finish(dropping: stopRequest?.requested != nil) { result in
             guard failure == nil else { return }
             try sequencer.complete(result)
         }

@@ -12,14 +12,17 @@ struct BlobResult: Sendable {
     var error: String?
 }
 
-/// Threads that read and scan blobs, each with its own ``BlobReader`` and matcher, fed through a bounded queue
-/// and answering through another. Only the walking thread calls it.
+/// Threads that read and scan blobs, each with its own ``BlobReader`` and matcher. They are given whole windows
+/// of requests, each worker a contiguous run of every window (``WorkerShares``), and answer through a bounded
+/// queue. Only the walking thread calls it.
 final class WorkerPool {
-    private let jobs: WorkQueue<BlobRequest>
+    private let shares: WorkerShares
     private let results: WorkQueue<BlobResult>
     private let workers = DispatchGroup()
-    /// Every request pushed yields one result; the pool is drained when as many were taken.
-    private var pushed = 0
+    /// Requests the workers may hold before the next window is given out; the walk builds the next one meanwhile.
+    let lowWater: Int
+    /// Every request given out yields one result (unless dropped); the pool is drained when as many were taken.
+    private var given = 0
     private var taken = 0
 
     /// Starts `count` workers on the shard at `repositoryPath`. Throws when the system refuses a thread; the
@@ -29,48 +32,50 @@ final class WorkerPool {
         maxBlobSize: Int
     ) throws(WorkersUnavailable) {
         let workerCount = max(1, count)
-        jobs = WorkQueue(capacity: max(1, queuedPerWorker) * workerCount)
-        // Room for every result that can be in flight, so a worker never waits on the walking thread.
-        results = WorkQueue(capacity: jobs.capacity + workerCount + 1)
+        shares = WorkerShares(workers: workerCount)
+        lowWater = max(1, queuedPerWorker) * workerCount
+        // A full queue only makes a worker wait until the walking thread, which takes results whenever it
+        // waits and between commits, comes back to it.
+        results = WorkQueue(capacity: lowWater + workerCount + 1)
         for index in 0..<workerCount {
             let worker = BlobWorker(
                 repositoryPath: repositoryPath, access: access, ruleSet: ruleSet, maxBlobSize: maxBlobSize)
             workers.enter()
             do {
-                try WorkerThread.start { [jobs, results, workers] in
-                    worker.run(jobs: jobs, results: results)
+                try WorkerThread.start { [shares, results, workers] in
+                    worker.run(index: index, shares: shares, results: results)
                     workers.leave()
                 }
             } catch {
-                // Nothing was queued yet: the workers that did start see a closed, empty queue and end.
+                // Nothing was given out yet: the workers that did start see closed, empty shares and end.
                 workers.leave()
-                jobs.close()
+                _ = shares.close(dropping: true)
                 workers.wait()
                 throw WorkersUnavailable(started: index, wanted: workerCount, cause: error)
             }
         }
     }
 
-    /// Queues `request`; while the queue is full, hands results to `take`, since the workers may be waiting for
-    /// room to give them.
-    func submit(_ request: BlobRequest, takingResults take: (BlobResult) throws -> Void) rethrows {
-        while !jobs.tryPush(request) {
-            guard let result = results.pop() else { break }
+    /// Waits, handing results to `take`, until the workers hold at most ``lowWater`` requests: the next window
+    /// is then cut into runs while each worker still has work.
+    func waitForRoom(takingResults take: (BlobResult) throws -> Void) rethrows {
+        while shares.pending > lowWater, let result = results.pop() {
             taken += 1
             try take(result)
         }
-        pushed += 1
     }
 
-    /// Queues `request` if there is room now.
-    func trySubmit(_ request: BlobRequest) -> Bool {
-        guard jobs.tryPush(request) else { return false }
-        pushed += 1
-        return true
+    /// Gives `window`, in read order, to the workers: one contiguous run each.
+    func give(_ window: [BlobRequest]) {
+        shares.add(window)
+        given += window.count
     }
 
-    /// Whether the workers have nothing queued: they are about to wait for work.
-    var isStarving: Bool { jobs.isEmpty }
+    /// Whether the workers have nothing waiting: they are about to wait for work.
+    var isStarving: Bool { shares.pending == 0 }
+
+    /// Requests one worker took from another's share so far.
+    var steals: Int { shares.steals }
 
     /// A result that is ready now, if any.
     func poll() -> BlobResult? {
@@ -79,12 +84,13 @@ final class WorkerPool {
         return result
     }
 
-    /// Lets the workers finish the requests they hold, handing each result to `take` (`nil` once `take` has
-    /// thrown: the rest are only drained), and waits for the threads to end. Returns what `take` threw first.
-    func finish(takingResults take: (BlobResult) throws -> Void) -> (any Error)? {
-        jobs.close()
+    /// Lets the workers finish the requests they hold (or only the ones they have started, when `dropping`),
+    /// handing each result to `take` (`nil` once `take` has thrown: the rest are only drained), and waits for the
+    /// threads to end. Returns what `take` threw first.
+    func finish(dropping: Bool = false, takingResults take: (BlobResult) throws -> Void) -> (any Error)? {
+        given -= shares.close(dropping: dropping)
         var failure: (any Error)?
-        while taken < pushed, let result = results.pop() {
+        while taken < given, let result = results.pop() {
             taken += 1
             guard failure == nil else { continue }
             do {
@@ -113,19 +119,19 @@ final class BlobWorker: @unchecked Sendable {
         self.maxBlobSize = maxBlobSize
     }
 
-    func run(jobs: WorkQueue<BlobRequest>, results: WorkQueue<BlobResult>) {
+    func run(index: Int, shares: WorkerShares, results: WorkQueue<BlobResult>) {
         let reader: any BlobReader
         do {
             reader = try access.makeReader(repositoryPath: repositoryPath)
         } catch {
-            while let job = jobs.pop() {
+            while let job = shares.next(for: index) {
                 results.push(
                     BlobResult(commitIndex: job.commitIndex, error: (error as? GitError)?.message ?? "\(error)"))
             }
             return
         }
         let matcher = Matcher(ruleSet: ruleSet)
-        while let job = jobs.pop() {
+        while let job = shares.next(for: index) {
             results.push(scan(job, reader: reader, matcher: matcher))
         }
     }

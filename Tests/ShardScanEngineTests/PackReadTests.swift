@@ -79,6 +79,11 @@ import Testing
                 let expected = try repository.withObjectBytes(blob) { Array($0) }
                 #expect(try reader.withObjectBytes(blob) { Array($0) } == expected)
                 #expect(try reader.objectSize(blob) == expected.count)
+                // The weight the workers' shares are cut by: versions of one file are about the same size.
+                if let location = packs.location(of: blob) {
+                    let estimate = packs.estimatedSize(at: location)
+                    #expect(estimate * 2 >= expected.count && estimate <= max(1, expected.count) * 2, "\(blob)")
+                }
             }
             #expect(loose > 0 && loose < blobs.count)
             #expect(reader.statistics.inflatedDeltas > 0)
