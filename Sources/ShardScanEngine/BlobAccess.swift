@@ -17,6 +17,13 @@ public struct BlobRequest: Sendable {
     public var innerPath: String
     /// The commit (by its position in the walk, oldest first) that first needed the blob: where its result goes.
     var commitIndex: Int
+    /// The rules (indices into the rule set) to run, when not all (a backfill): those the blob has not seen,
+    /// and those whose findings in it may be changed by them. Rules whose `paths` do not admit ``innerPath``
+    /// are dropped before the blob is read; when none is left, it is not read at all.
+    var rules: [Int]?
+    /// Rules run with ``rules`` when the blob is read, because their findings in it may change with them (one
+    /// overlapping another); they alone never make the blob worth reading.
+    var companionRules: [Int] = []
 }
 
 /// Reads blobs for one thread. A scan makes one per worker thread (and one for the walking thread, which reads

@@ -17,6 +17,9 @@ public struct CompiledRule: Sendable {
     let validator: TokenValidator?
     /// A co-occurrence rule's parts, `all` ones first; empty for a plain rule.
     var parts: [CompiledPart] = []
+
+    /// Whether a secret its validator rejects is kept from every other rule too (see `Matcher.settle`).
+    var rejectsForOthers: Bool { validator != nil && rule.onInvalid == .suppress }
 }
 
 /// One compiled part of a co-occurrence rule.
