@@ -159,6 +159,25 @@ public struct RuleSet: Sendable {
         }
     }
 
+    /// The rules at `indices` alone, with a prefilter of their own: what a backfill runs over blobs that lack
+    /// just those rules, so that the Hyperscan pass costs what they cost, not what the whole set does.
+    func subset(_ indices: [Int]) -> RuleSet {
+        RuleSet(subsetOf: self, indices)
+    }
+
+    private init(subsetOf whole: RuleSet, _ indices: [Int]) {
+        rules = indices.map { whole.rules[$0] }
+        let plain = rules.map(\.rule)
+        do {
+            prefilter = try Prefilter(rules: plain, cacheDirectory: nil)
+        } catch {
+            prefilter = Prefilter(ungated: plain, reason: "Hyperscan failed: \(error.description)")
+        }
+        diagnostics = []
+        global = whole.global
+        hasStatementRules = rules.contains { $0.rule.view == .statements }
+    }
+
     /// Loads and compiles the packs at `paths`.
     public static func load(paths: [String], cacheDirectory: String? = Prefilter.defaultCacheDirectory) -> RuleSet {
         RuleSet(RulePackLoader.load(paths: paths), cacheDirectory: cacheDirectory)

@@ -130,6 +130,19 @@ final class BlobWorker: @unchecked Sendable {
         }
     }
 
+    /// Matchers for the rule subsets a backfill's blobs lack, by subset: most blobs of a backfill lack the
+    /// same few rules (a new pack), and a matcher of their own makes the Hyperscan pass as cheap as they are.
+    private var subsetMatchers: [[Int]: Matcher] = [:]
+
+    private func matcher(for subset: [Int]) -> Matcher {
+        if let known = subsetMatchers[subset] { return known }
+        let made = Matcher(ruleSet: ruleSet.subset(subset))
+        // A handful at most in practice (a new pack, a changed rule); bounded anyway.
+        if subsetMatchers.count >= 16 { subsetMatchers.removeAll() }
+        subsetMatchers[subset] = made
+        return made
+    }
+
     private func scan(_ job: BlobRequest, reader: any BlobReader, matcher: Matcher) -> BlobResult {
         var result = BlobResult(commitIndex: job.commitIndex)
         let oid = job.blob
@@ -176,7 +189,7 @@ final class BlobWorker: @unchecked Sendable {
                 }
                 result.counters.bytesScanned = size
                 var outcome =
-                    subset.map { matcher.scan(bytes, path: job.innerPath, rules: $0) }
+                    subset.map { self.matcher(for: $0).scan(bytes, path: job.innerPath) }
                     ?? matcher.scan(bytes, path: job.innerPath)
                 if let withCompanions, let subset,
                     !outcome.findings.isEmpty || subset.contains(where: { ruleSet.rules[$0].rejectsForOthers })
