@@ -88,6 +88,7 @@ let package = Package(
             dependencies: [
                 "ShardScanCLI", "ShardScanEngine", "ShardScanStore", "ShardScanCore", "ShardScanReports",
                 "ShardScanDemo", "Git", .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
     ],

@@ -24,6 +24,8 @@ struct Bench: AsyncParsableCommand {
               incremental  the same store scanned again, code moved to refs/bench/full
               half         code at refs/bench/half, a fresh store (not with --skip-half)
               peer         each --peer command, with {shard} replaced by the shard's path (run by /bin/sh)
+              backfill     with --backfill-pack: the incremental store scanned again with that pack added (no new \
+            commits: the time is the backfill of the pack over all history)
 
             Then it prints each measurement's median and min wall time, median CPU time (user + system, \
             steadier than wall time on a busy machine), MB/s (median wall time) over the blob bytes it covers \
@@ -55,6 +57,12 @@ struct Bench: AsyncParsableCommand {
                 + "baseline in each iteration, with code at the 90% commit; its exit status is recorded, not judged.",
             valueName: "command"))
     var peers: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "A small rule pack to add after the incremental scan: times its backfill over the whole store (the backfill row, against the full scan).",
+            valueName: "path"), completion: .file())
+    var backfillPack: String?
 
     @Flag(help: "Print the results as JSON instead of a table.")
     var json = false
@@ -139,13 +147,16 @@ struct Bench: AsyncParsableCommand {
             var steps: [(BenchReport.Measurement.Kind, String, String)] = [
                 (.full, refs.base, full), (.incremental, refs.full, full),
             ]
+            if backfillPack != nil { steps.append((.backfill, refs.full, full)) }
             if let halfCommit = refs.half, !skipHalf { steps.append((.half, halfCommit, half)) }
+            let backfillRules = backfillPack.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []
             for (kind, commit, store) in steps {
-                if kind != .incremental { try Self.removeStore(store) }
+                if kind != .incremental && kind != .backfill { try Self.removeStore(store) }
+                let packs = kind == .backfill ? rulePaths + backfillRules : rulePaths
                 try git.setCode(commit)
                 let log = work.appendingPathComponent("\(kind.rawValue)-\(iteration).log").path
                 let run = try Spawn.run(
-                    [executable, "scan", git.repository, "--db", store] + rulePaths.flatMap { ["--rules", $0] },
+                    [executable, "scan", git.repository, "--db", store] + packs.flatMap { ["--rules", $0] },
                     stderr: log)
                 // 0: no findings, 1: findings; anything else is a failed scan.
                 guard run.status == 0 || run.status == 1 else {
@@ -172,6 +183,7 @@ struct Bench: AsyncParsableCommand {
             case .full: covered = bytes.code
             case .incremental: covered = bytes.new
             case .half: covered = bytes.half ?? 0
+            case .backfill: covered = bytes.code + bytes.new
             }
             return BenchReport.Measurement(
                 kind: kind, runs: runs, bytes: covered, scannedBytes: counters[kind]?.bytesScanned,

@@ -18,7 +18,7 @@ struct BenchReport: Encodable {
 
     struct Measurement: Encodable {
         enum Kind: String, Encodable, CaseIterable {
-            case baseline, full, incremental, half
+            case baseline, full, incremental, half, backfill
         }
 
         var kind: Kind
@@ -117,6 +117,12 @@ struct BenchReport: Encodable {
         return share > 0 ? incremental.median / share : nil
     }
 
+    /// Backfill time (one new pack over the whole store) over the full scan's time.
+    var backfillOverFull: Double? {
+        guard let backfill = self[.backfill], let full = self[.full], full.median > 0 else { return nil }
+        return backfill.median / full.median
+    }
+
     /// CPU time (user + system) over the baseline's.
     func cpuOver(_ seconds: Double) -> Double? {
         guard let baseline = self[.baseline], baseline.cpuMedian > 0 else { return nil }
@@ -131,7 +137,7 @@ struct BenchReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case shard, iterations, releases, bytes, measurements, fullOverBaseline, incrementalOverShare
-        case rssFullOverHalf, peers, fullCPUOverBaseline
+        case rssFullOverHalf, peers, fullCPUOverBaseline, backfillOverFull
     }
 
     func encode(to encoder: Encoder) throws {
@@ -144,6 +150,7 @@ struct BenchReport: Encodable {
         try container.encodeIfPresent(fullOverBaseline, forKey: .fullOverBaseline)
         try container.encodeIfPresent(incrementalOverShare, forKey: .incrementalOverShare)
         try container.encodeIfPresent(rssFullOverHalf, forKey: .rssFullOverHalf)
+        try container.encodeIfPresent(backfillOverFull, forKey: .backfillOverFull)
         try container.encodeIfPresent(self[.full].flatMap { cpuOver($0.cpuMedian) }, forKey: .fullCPUOverBaseline)
         if !peers.isEmpty { try container.encode(peers, forKey: .peers) }
     }
@@ -172,6 +179,7 @@ struct BenchReport: Encodable {
         let names: [Measurement.Kind: String] = [
             .baseline: "baseline (git cat-file)", .full: "full scan (code at 90%)",
             .incremental: "incremental (+10%)", .half: "half scan (code at half)",
+            .backfill: "backfill (+1 pack)",
         ]
         for measurement in measurements {
             var ratio = ""
@@ -183,6 +191,7 @@ struct BenchReport: Encodable {
             case .half:
                 let byteRatio = Double(bytes.code) / Double(Swift.max(1, bytes.half ?? 0))
                 ratio = rssFullOverHalf.map { "  RSS full/half \(fixed($0)) (bytes \(fixed(byteRatio)))" } ?? ""
+            case .backfill: ratio = backfillOverFull.map { "  \(fixed($0)) × full scan" } ?? ""
             case .baseline: ratio = ""
             }
             lines.append(

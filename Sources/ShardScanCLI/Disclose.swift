@@ -47,8 +47,9 @@ struct Disclose: ParsableCommand {
         }
     }
 
-    /// The statuses a notice covers: all but those saying the finding is no leak.
-    static let statuses = Set(TriageStatus.allCases).subtracting([.falsePositive, .testData])
+    /// The statuses a notice covers: all but those saying the finding is no leak, and findings of rules no
+    /// longer in the packs (retired: no current rule stands behind them).
+    static let statuses = Set(TriageStatus.allCases).subtracting([.falsePositive, .testData, .retired])
 
     func run() throws {
         let store = try self.store.open()

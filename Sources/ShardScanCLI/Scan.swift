@@ -66,6 +66,15 @@ struct Scan: ParsableCommand {
     @Option(help: .hidden)
     var batchCommits = ScanOptions().batchCommits
 
+    @Option(
+        help: ArgumentHelp(
+            "Stop the backfill (old blobs re-read for new or changed rules) after this long (30m, 2h) or this many bytes read (20GB); the next scan continues it.",
+            valueName: "duration|size"))
+    var backfillBudget: String?
+
+    @Flag(help: "Do not backfill: new or changed rules reach only blobs new to the store.")
+    var noBackfill = false
+
     /// Read every blob through libgit2, as before shardscan read packs itself: for comparisons and profiles.
     @Flag(help: .hidden)
     var libgit2Reads = false
@@ -118,6 +127,14 @@ struct Scan: ParsableCommand {
         }
         if let seed, seed.isEmpty { throw ValidationError("--seed needs the path of a store") }
         if readWindow <= 0 { throw ValidationError("--read-window must be positive") }
+        if let backfillBudget, BackfillBudget.parse(backfillBudget) == nil {
+            throw ValidationError(
+                "--backfill-budget takes a duration (45s, 30m, 2h, 1h30m) or a size (512MB, 20GB), not '\(backfillBudget)'"
+            )
+        }
+        if backfillBudget != nil && noBackfill {
+            throw ValidationError("--backfill-budget and --no-backfill do not go together")
+        }
         if !(1...ScanOptions.maxWorkers).contains(jobs) {
             throw ValidationError(
                 "--jobs must be a number of threads from 1 to \(ScanOptions.maxWorkers) (got \(jobs))")
@@ -142,6 +159,8 @@ struct Scan: ParsableCommand {
         if libgit2Reads { options.blobAccess = LibGit2BlobAccess() }
         options.windowBlobs = readWindow
         options.stopRequest = stop
+        options.backfill = !noBackfill
+        if let backfillBudget, let budget = BackfillBudget.parse(backfillBudget) { options.backfillBudget = budget }
         let found = try sources(&options)
         signals.scanStarted()
         let exitCode: Int32

@@ -28,19 +28,15 @@ final class ScanProgress: @unchecked Sendable {
         case .warning(let message):
             clearLine()
             printError("warning: \(terminalSafe(message))")
-        case .shardStarted:
+        case .shardStarted, .backfillStarted:
             shardStart = Date()
+        case .backfillProgress(let name, let done, let total, let counters):
+            draw(name: "backfill " + name, done: done, total: total, counters: counters)
+        case .backfillFinished(let name, let message):
+            clearLine()
+            if !quiet && !isTerminal { printError("backfill \(terminalSafe(name)): \(terminalSafe(message))") }
         case .progress(let name, let done, let total, let counters):
-            guard !quiet && isTerminal else { return }
-            guard Date().timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
-            lastDraw = Date()
-            let text = Self.line(
-                name: name, commits: "\(done)/\(total)", counters: counters,
-                seconds: Date().timeIntervalSince(shardStart))
-            // One column short of the width: a line that fills the last column makes some terminals wrap.
-            let width = max(TerminalWidth.of(STDERR_FILENO) - 1, 20)
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + shortened(text, to: width)).utf8))
-            lineShown = true
+            draw(name: name, done: done, total: total, counters: counters)
         case .shardFinished(let result):
             clearLine()
             if result.status == .failed {
@@ -53,6 +49,20 @@ final class ScanProgress: @unchecked Sendable {
                         + ", \(result.status.rawValue)")
             }
         }
+    }
+
+    /// Redraws the progress line (on a terminal only).
+    private func draw(name: String, done: Int, total: Int, counters: RunCounters) {
+        guard !quiet && isTerminal else { return }
+        guard Date().timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
+        lastDraw = Date()
+        let text = Self.line(
+            name: name, commits: "\(done)/\(total)", counters: counters,
+            seconds: Date().timeIntervalSince(shardStart))
+        // One column short of the width: a line that fills the last column makes some terminals wrap.
+        let width = max(TerminalWidth.of(STDERR_FILENO) - 1, 20)
+        FileHandle.standardError.write(Data(("\r\u{1B}[K" + shortened(text, to: width)).utf8))
+        lineShown = true
     }
 
     /// What a shard has done so far: `name: N new blobs, …`.
@@ -89,10 +99,30 @@ final class ScanProgress: @unchecked Sendable {
             rules.rows = byRule.map { ["  " + terminalSafe($0.rule), "\($0.count)"] }
             output += "\n" + rules.render(width: width)
         }
+        if let backfill = summary.backfill, backfill.needed {
+            output += backfillLine(backfill)
+        }
         if summary.counters.ruleFailures > 0 {
             output +=
                 "\(summary.counters.ruleFailures) rule failures (a PCRE2 limit was hit; see the warnings on stderr)\n"
         }
         return output
+    }
+
+    /// What the backfill did, and what it left for the next run.
+    static func backfillLine(_ backfill: BackfillSummary) -> String {
+        let c = backfill.counters
+        var line =
+            "backfill: \(c.blobsNew) blobs re-read (\(megabytes(c.bytesScanned)) MB) for rules they had not seen, "
+            + "\(c.secretsNew) new secrets; \(backfill.shardsDone.count) shard(s) done"
+        if !backfill.shardsLeft.isEmpty {
+            line += "; \(backfill.shardsLeft.count) shard(s) left"
+            if let stopped = backfill.stopped { line += " (\(terminalSafe(stopped)))" }
+            line += ": the next scan continues the backfill"
+        }
+        for failed in backfill.shardsFailed {
+            line += "\nbackfill of \(terminalSafe(failed.name)) failed: \(terminalSafe(failed.message))"
+        }
+        return line + "\n"
     }
 }

@@ -9,7 +9,8 @@ struct Triage: ParsableCommand {
         discussion: """
             A status belongs to the fingerprint (rule and secret), so it holds at every place the secret \
             appears, in every shard and in releases yet to come. Statuses: \
-            \(TriageStatus.allCases.map(\.rawValue).joined(separator: ", ")).
+            \(TriageStatus.settable.map(\.rawValue).joined(separator: ", ")). A finding whose rule is no \
+            longer in the packs shows as retired.
             """,
         subcommands: [TriageSet.self, TriageExport.self, TriageImport.self],
         defaultSubcommand: TriageSet.self
@@ -50,6 +51,9 @@ struct TriageSet: ParsableCommand {
     var fingerprints: [String] = []
 
     func validate() throws {
+        if status == .retired {
+            throw ValidationError("`retired` follows the rules (a removed rule's findings); triage cannot set it")
+        }
         if fingerprints.isEmpty && rule == nil && project == nil {
             throw ValidationError("name fingerprints, or choose findings with --rule and/or --project")
         }

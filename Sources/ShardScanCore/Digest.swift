@@ -44,6 +44,21 @@ extension Rule {
         return "\u{0}" + view.rawValue + "\u{0}" + parts
     }
 
+    /// The digest of what this one rule finds (see ``matchingDefinition``), with the `global:` filters a secret
+    /// rule obeys and the engine version: a blob that has seen a rule under this digest need not see it again.
+    /// Severity, confidence, names and descriptions are left out. Backfill compares these per rule, so that a
+    /// changed rule is re-run alone.
+    public func matchDigest(global: GlobalFilters = GlobalFilters(), engineVersion: String) -> String {
+        let globalDefinition =
+            kind == .secret
+            ? [
+                global.stopwords.sorted().joined(separator: "\u{1}"),
+                global.allow.map(\.pattern).sorted().joined(separator: "\u{1}"),
+                global.allowContext.map(\.pattern).sorted().joined(separator: "\u{1}"),
+            ].joined(separator: "\u{0}") : "-"
+        return sha256Hex("shardscan-rule/1\n\(engineVersion)\n\(globalDefinition)\n\(matchingDefinition)")
+    }
+
     /// The digest of a rule set: blobs scanned under one digest are not scanned again under it.
     /// `engineVersion` is part of it so that matching changes in the engine force a rescan too.
     public static func digest(of rules: [Rule], global: GlobalFilters = GlobalFilters(), engineVersion: String)

@@ -56,6 +56,14 @@ public struct ScannedBlob: Sendable {
     /// Why it was not scanned, or `nil`.
     public var skipped: SkipReason?
     public var findings: [Finding]
+    /// The rules (by id) that ran on it when only some did (a backfill); `nil` when the whole rule set did. The
+    /// blob's stored matches of these rules are replaced by ``findings``; those of other rules are kept.
+    public var rulesRun: [String]?
+    /// Rules (by id) whose answer is unknown for this blob (a PCRE2 limit was hit): they count as not applied,
+    /// so that a later backfill runs them again.
+    public var failedRules: [String] = []
+    /// The blob was not read: no rule it lacked applies to its path. Only its rules seen are recorded.
+    public var notRead = false
 
     public init(oid: ObjectID, size: Int, skipped: SkipReason?, findings: [Finding]) {
         self.oid = oid

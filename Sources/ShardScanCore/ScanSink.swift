@@ -46,3 +46,75 @@ public protocol ScanSink: BlobDedupe {
     /// Records how a shard ended in a run.
     func recordShardOutcome(_ outcome: ShardOutcome) throws
 }
+
+/// One rule of a rule set as backfill compares them: its id and the digest of what it finds
+/// (``Rule/matchDigest(global:engineVersion:)``).
+public struct RuleMember: Sendable, Hashable {
+    public var id: String
+    public var digest: String
+
+    public init(id: String, digest: String) {
+        self.id = id
+        self.digest = digest
+    }
+}
+
+/// What the store knows of one blob, for a backfill to tell which rules it lacks.
+public struct StoredBlobState: Sendable, Equatable {
+    /// The set of rules it has seen.
+    public var ruleSetID: Int64
+    public var size: Int
+    public var skipped: SkipReason?
+    public var matchCount: Int
+    /// The rules (by id) with matches in it.
+    public var rulesWithMatches: [String]
+
+    public init(ruleSetID: Int64, size: Int, skipped: SkipReason?, matchCount: Int, rulesWithMatches: [String]) {
+        self.ruleSetID = ruleSetID
+        self.size = size
+        self.skipped = skipped
+        self.matchCount = matchCount
+        self.rulesWithMatches = rulesWithMatches
+    }
+}
+
+/// Where one shard's backfill stands: toward which rule set and size limit, up to which commit, and whether it
+/// reached the shard's watermark.
+public struct BackfillPosition: Sendable, Equatable {
+    public var ruleSetID: Int64
+    public var maxBlobSize: Int
+    /// The last commit whose every blob is backfilled.
+    public var commit: ObjectID?
+    public var done: Bool
+
+    public init(ruleSetID: Int64, maxBlobSize: Int, commit: ObjectID?, done: Bool) {
+        self.ruleSetID = ruleSetID
+        self.maxBlobSize = maxBlobSize
+        self.commit = commit
+        self.done = done
+    }
+}
+
+/// A sink that can backfill: it knows which rules each blob has seen (as an interned set of rule digests), so
+/// that a scan after a rule change re-reads old blobs for the new or changed rules only.
+public protocol BackfillSink: ScanSink {
+    /// Records the rules rule set `ruleSetID` is made of (the run's). A rule set recorded before members were
+    /// kept gets them now: its digest is over the same definitions, so they are exactly its rules.
+    func recordRuleSetMembers(_ ruleSetID: Int64, rules: [RuleMember]) throws
+    /// The members (digests) of every rule set some blob was scanned with, `nil` for a set whose members are
+    /// unknown (recorded before members were kept, under rules never run since).
+    func ruleSetsInUse() throws -> [Int64: Set<String>?]
+    /// Whether some blob skipped as too large is at most `size` bytes: a raised limit makes it worth reading.
+    func hasTooLargeBlobs(upTo size: Int) throws -> Bool
+    /// What the store knows of each of `oids` (absent: not stored).
+    func blobStates(_ oids: [ObjectID]) throws -> [ObjectID: StoredBlobState]
+    /// Where shard `shardID`'s backfill stands, if one ever ran.
+    func backfillPosition(shardID: Int64) throws -> BackfillPosition?
+    /// Writes a backfill batch at once: each blob's matches of the rules it ran are replaced, it now counts as
+    /// having seen rule set `ruleSetID` (less its failed rules), its new places are recorded, and the shard's
+    /// backfill position moves to the batch's watermark. Returns its counters, `findingsNew`/`secretsNew` filled in.
+    @discardableResult
+    func writeBackfill(_ batch: Batch, ruleSetID: Int64, maxBlobSize: Int) throws -> RunCounters
+    /// Records that shard `shardID` is backfilled up to `commit` (its watermark) for rule set `ruleSetID`.
+    func finishBackfill(shardID: Int64, ruleSetID: Int64, maxBlobSize: Int, commit: ObjectID, runID: Int64) throws
+}

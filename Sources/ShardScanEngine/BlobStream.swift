@@ -54,6 +54,8 @@ struct BlobStream {
     let dedupe: any BlobDedupe
     let ruleSetID: Int64
     let blobs: WalkBlobs
+    /// The rules a request is to run, when not all (a backfill; see ``BlobRequest/rules``).
+    var rulesFor: ((ObjectID) -> (rules: [Int], companions: [Int])?)?
     /// The next commit to read.
     private(set) var position = 0
     /// Trees of commits read whose children are not read yet: a commit's parent is usually the one before it.
@@ -117,9 +119,13 @@ struct BlobStream {
             } else {
                 blobs.inFlight.insert(oid)
                 work.outstanding += 1
-                window.requests.append(
-                    BlobRequest(
-                        blob: oid, shardPath: change.path, innerPath: release.innerPath, commitIndex: index))
+                var request = BlobRequest(
+                    blob: oid, shardPath: change.path, innerPath: release.innerPath, commitIndex: index)
+                if let subset = rulesFor?(oid) {
+                    request.rules = subset.rules
+                    request.companionRules = subset.companions
+                }
+                window.requests.append(request)
             }
             work.entries.append(entry)
         }

@@ -63,6 +63,17 @@ public final class Matcher {
     /// columns are 1-based byte offsets within the line in the blob's encoding (so `column` 3 of a UTF-16 line
     /// is its second character); secrets and snippets are UTF-8.
     public func scan(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int? = nil) -> ScanOutcome {
+        scan(bytes, path: path, subset: onlyRule.map { RuleSubset([$0], of: ruleSet.rules.count) })
+    }
+
+    /// Scans `bytes` with only the rules at `rules` (indices into the rule set), as a backfill does: the
+    /// findings are those a scan with every rule gives for these rules, as far as rules outside them that did
+    /// not match here cannot change them (see `docs/ARCHITECTURE.md`, backfill).
+    public func scan(_ bytes: UnsafeRawBufferPointer, path: String?, rules: [Int]) -> ScanOutcome {
+        scan(bytes, path: path, subset: RuleSubset(rules, of: ruleSet.rules.count))
+    }
+
+    private func scan(_ bytes: UnsafeRawBufferPointer, path: String?, subset onlyRule: RuleSubset?) -> ScanOutcome {
         guard let form = UnicodeForm.detect(bytes) else { return scanUTF8(bytes, path: path, onlyRule: onlyRule) }
         let text = DecodedText(bytes, form: form)
         var outcome = text.bytes.withUnsafeBytes { scanUTF8($0, path: path, onlyRule: onlyRule) }
@@ -85,7 +96,7 @@ public final class Matcher {
 
     /// Scans UTF-8 (or ASCII-compatible) bytes; JSON files with their string escapes decoded, Python
     /// source also as logical statements for the rules that read that view.
-    private func scanUTF8(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int?) -> ScanOutcome {
+    private func scanUTF8(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: RuleSubset?) -> ScanOutcome {
         var outcome: ScanOutcome
         var statementsWanted = false
         if JSONUnescaper.applies(to: path), let decoded = DecodedText(json: bytes) {
@@ -94,7 +105,7 @@ public final class Matcher {
             }
             Self.mapBack(&outcome.findings, through: decoded, in: bytes)
         } else if ruleSet.hasStatementRules, PythonStatementJoiner.applies(to: path),
-            onlyRule.map({ ruleSet.rules[$0].rule.view == .statements }) ?? true,
+            onlyRule.map({ $0.indices.contains { ruleSet.rules[$0].rule.view == .statements } }) ?? true,
             let statements = DecodedText(pythonStatements: bytes)
         {
             // Rules on the stored text first; that pass also tells whether a statement rule can match at all
@@ -184,7 +195,8 @@ public final class Matcher {
     /// secrets, not yet lines and snippets. When reading the stored text of a Python file (`view` is
     /// `.text`), sets `statementsWanted` when a statement rule's keyword gate is open.
     private func matchRules(
-        _ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: Int?, view: RuleView?, statementsWanted: inout Bool
+        _ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: RuleSubset?, view: RuleView?,
+        statementsWanted: inout Bool
     ) -> ScanOutcome {
         var outcome = ScanOutcome()
         // Secrets a rule's validator rejected (a `ghp_…` whose CRC-32 fails), and identifiers pair rules found
@@ -196,15 +208,16 @@ public final class Matcher {
         defer { clearCandidates() }
         // Most blobs give most rules no candidate: only those with one (or no gate) are looked at further.
         var indices: [Int]
-        if let onlyRule {
-            indices = [onlyRule]
+        if let onlyRule, onlyRule.indices.count == 1 {
+            indices = onlyRule.indices
         } else if gated {
             indices = (touchedRules + ungatedRules).sorted()
+            if let onlyRule { indices = indices.filter { onlyRule.mask[$0] } }
         } else {
-            indices = Array(ruleSet.rules.indices)
+            indices = onlyRule?.indices ?? Array(ruleSet.rules.indices)
         }
         if view == .text {
-            statementsWanted = (onlyRule.map { [$0] } ?? Array(ruleSet.rules.indices)).contains { index in
+            statementsWanted = (onlyRule?.indices ?? Array(ruleSet.rules.indices)).contains { index in
                 let rule = ruleSet.rules[index].rule
                 guard rule.view == .statements, rule.paths.admits(path) else { return false }
                 let keywordIndices = prefilter.ruleKeywords[index]
@@ -505,6 +518,19 @@ public final class Matcher {
             }
         }
         return sorted.indices.filter { !dropped.contains($0) }.map { sorted[$0] }
+    }
+
+    /// Some of a rule set's rules: their indices, ascending, and a mask for quick membership.
+    struct RuleSubset {
+        let indices: [Int]
+        let mask: [Bool]
+
+        init(_ indices: [Int], of count: Int) {
+            var mask = Array(repeating: false, count: count)
+            for index in indices where index >= 0 && index < count { mask[index] = true }
+            self.mask = mask
+            self.indices = mask.indices.filter { mask[$0] }
+        }
     }
 
     /// Scans `text`'s UTF-8 bytes.

@@ -27,6 +27,8 @@ public struct MirrorScan {
         public var stopped: String?
         /// Why the run ended early on its own (its workers could not start), when it did.
         public var aborted: String?
+        /// What the backfill did, when one ran (`nil` with `--no-backfill`, or when the scan did not end well).
+        public var backfill: BackfillSummary?
 
         public var failedShards: [ShardResult] { shards.filter { $0.status == .failed } }
     }
@@ -41,6 +43,14 @@ public struct MirrorScan {
             packWindowBytes: 16 << 20, mappedPackBytes: 64 << 20, objectCacheBytes: 32 << 20)
         let digest = ruleSet.digest(engineVersion: Self.engineVersion)
         let ruleSetID = try sink.ruleSetID(digest: digest)
+        let backfillSink = sink as? any BackfillSink
+        try backfillSink?.recordRuleSetMembers(
+            ruleSetID,
+            rules: ruleSet.rules.map {
+                RuleMember(
+                    id: $0.rule.id,
+                    digest: $0.rule.matchDigest(global: ruleSet.global, engineVersion: Self.engineVersion))
+            })
         let runID = try sink.startRun(ruleSetID: ruleSetID, ruleCount: ruleSet.rules.count)
         try sink.recordRules(ruleSet.rules.map(\.rule), runID: runID)
         let scanner = ShardScanner(
@@ -70,6 +80,24 @@ public struct MirrorScan {
                 report(.shardFinished(missing))
                 summary.shards.append(missing)
             }
+        }
+        if options.backfill, let backfillSink, summary.stopped == nil, summary.aborted == nil {
+            // Shards scanned to their tip in this run; their ids are the ones the scan just recorded.
+            let scanned = Set(summary.shards.filter { $0.status == .finished || $0.status == .upToDate }.map(\.name))
+            var shards: [(source: ShardSource, shardID: Int64)] = []
+            var seen: Set<String> = []
+            for source in sources where scanned.contains(source.name) && seen.insert(source.name).inserted {
+                let shardID = try sink.shardID(
+                    name: source.name, path: source.repositoryPath, reference: source.reference ?? "",
+                    gitDirectory: nil)
+                shards.append((source, shardID))
+            }
+            let backfill = Backfill(
+                sink: backfillSink, ruleSet: ruleSet, ruleSetID: ruleSetID, runID: runID, options: options,
+                report: report)
+            let result = try backfill.run(shards)
+            summary.backfill = result
+            if let reason = options.stopRequest?.requested { summary.stopped = reason }
         }
         let status: RunStatus =
             summary.stopped != nil ? .stopped : summary.failedShards.isEmpty ? .finished : .finishedWithErrors

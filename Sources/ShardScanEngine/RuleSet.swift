@@ -17,6 +17,9 @@ public struct CompiledRule: Sendable {
     let validator: TokenValidator?
     /// A co-occurrence rule's parts, `all` ones first; empty for a plain rule.
     var parts: [CompiledPart] = []
+
+    /// Whether a secret its validator rejects is kept from every other rule too (see `Matcher.settle`).
+    var rejectsForOthers: Bool { validator != nil && rule.onInvalid == .suppress }
 }
 
 /// One compiled part of a co-occurrence rule.
@@ -154,6 +157,25 @@ public struct RuleSet: Sendable {
         self.diagnostics = diagnostics.sorted {
             ($0.location.file, $0.location.line) < ($1.location.file, $1.location.line)
         }
+    }
+
+    /// The rules at `indices` alone, with a prefilter of their own: what a backfill runs over blobs that lack
+    /// just those rules, so that the Hyperscan pass costs what they cost, not what the whole set does.
+    func subset(_ indices: [Int]) -> RuleSet {
+        RuleSet(subsetOf: self, indices)
+    }
+
+    private init(subsetOf whole: RuleSet, _ indices: [Int]) {
+        rules = indices.map { whole.rules[$0] }
+        let plain = rules.map(\.rule)
+        do {
+            prefilter = try Prefilter(rules: plain, cacheDirectory: nil)
+        } catch {
+            prefilter = Prefilter(ungated: plain, reason: "Hyperscan failed: \(error.description)")
+        }
+        diagnostics = []
+        global = whole.global
+        hasStatementRules = rules.contains { $0.rule.view == .statements }
     }
 
     /// Loads and compiles the packs at `paths`.

@@ -29,6 +29,10 @@ public struct ScanOptions: Sendable {
     public var stopRequest: StopRequest?
     /// Shards other workers of a fleet scan (`scan --worker`): not this run's to call missing.
     public var shardsElsewhere: Set<String> = []
+    /// After the scan, re-read old blobs for the rules they have not seen (see ``Backfill``).
+    public var backfill = true
+    /// How much backfill one run does; the rest continues next run.
+    public var backfillBudget = BackfillBudget.unlimited
 
     public init() {}
 }
@@ -39,6 +43,11 @@ public enum ScanEvent: Sendable {
     case progress(name: String, commitsDone: Int, commitsTotal: Int, counters: RunCounters)
     case warning(String)
     case shardFinished(ShardResult)
+    /// A shard's backfill starts: `commits` of its history to walk.
+    case backfillStarted(name: String, commits: Int)
+    case backfillProgress(name: String, commitsDone: Int, commitsTotal: Int, counters: RunCounters)
+    /// A shard's backfill ended: `message` says how.
+    case backfillFinished(name: String, message: String)
 }
 
 /// How one shard ended.
@@ -126,10 +135,21 @@ public final class ShardScanner {
                 }
             }
             if result.status != .upToDate {
-                var walk = ShardWalk(scanner: self, shardID: shardID, name: source.name, path: source.repositoryPath)
+                var walk = ShardWalk(
+                    scanner: self, shardID: shardID, name: source.name, path: source.repositoryPath,
+                    dedupe: sink, write: { [sink, ruleSetID] in try sink.write($0, ruleSetID: ruleSetID) },
+                    storedCounts: { [sink, ruleSetID] in try sink.scannedBlobs($0, ruleSetID: ruleSetID) })
                 defer { result.counters = walk.counters }
                 try walk.run(repository, from: tip, hiding: hidden)
                 result.status = .finished
+                if outcome.fromCommit == nil, let backfillSink = sink as? any BackfillSink {
+                    // Scanned from its root with every rule (blobs known under other rules were read again):
+                    // nothing to backfill in this shard for these rules. Blobs on which a rule failed wait for
+                    // the rules to change.
+                    try backfillSink.finishBackfill(
+                        shardID: shardID, ruleSetID: ruleSetID, maxBlobSize: options.maxBlobSize, commit: tip,
+                        runID: runID)
+                }
             }
         } catch let stopped as ScanStopped {
             result.status = .stopped
@@ -157,18 +177,36 @@ public final class ShardScanner {
 
 /// One walk of one shard: the stream's windows go, in read order, to the workers; their results go through
 /// the sequencer to the sink.
-private struct ShardWalk {
+/// A backfill walks the same way, with its own dedupe (which also says which rules each blob lacks), writer and
+/// stop condition (its budget).
+struct ShardWalk {
     let scanner: ShardScanner
     let shardID: Int64
     let name: String
     let path: String
+    /// What the stream asks which blobs need no read.
+    let dedupe: any BlobDedupe
+    /// Where batches go.
+    let write: (Batch) throws -> RunCounters
+    /// Match counts of blobs written, for commits whose blobs were scanned in an earlier batch.
+    let storedCounts: ([ObjectID]) throws -> [ObjectID: Int]
+    /// The rules each new request is to run, when not all (a backfill).
+    var rulesFor: ((ObjectID) -> (rules: [Int], companions: [Int])?)?
+    /// Asked between commits besides the stop request: a backfill's budget.
+    var budgetReached: () -> String? = { nil }
     var counters = RunCounters()
 
-    init(scanner: ShardScanner, shardID: Int64, name: String, path: String) {
+    init(
+        scanner: ShardScanner, shardID: Int64, name: String, path: String, dedupe: any BlobDedupe,
+        write: @escaping (Batch) throws -> RunCounters, storedCounts: @escaping ([ObjectID]) throws -> [ObjectID: Int]
+    ) {
         self.scanner = scanner
         self.shardID = shardID
         self.name = name
         self.path = path
+        self.dedupe = dedupe
+        self.write = write
+        self.storedCounts = storedCounts
     }
 
     mutating func run(_ repository: Repository, from tip: ObjectID, hiding hidden: [ObjectID]) throws {
@@ -179,18 +217,18 @@ private struct ShardWalk {
         let readOrder = try access.makeReadOrder(repositoryPath: path)
         // This thread's own reader, for the metadata of releases with findings.
         let reader = try access.makeReader(repositoryPath: path)
-        let sink = scanner.sink
         let ruleSetID = scanner.ruleSetID
         let blobs = WalkBlobs()
         var stream = BlobStream(
-            repository: repository, commits: commits, dedupe: sink, ruleSetID: ruleSetID, blobs: blobs)
+            repository: repository, commits: commits, dedupe: dedupe, ruleSetID: ruleSetID, blobs: blobs)
+        stream.rulesFor = rulesFor
         let report = scanner.report
         var sequencer = CommitSequencer(
             runID: scanner.runID, shardID: shardID, name: name, batchCommits: options.batchCommits,
             batchBytes: options.batchBytes, blobs: blobs,
             output: CommitSequencer.Output(
-                write: { try sink.write($0, ruleSetID: ruleSetID) },
-                scannedBlobs: { try sink.scannedBlobs($0, ruleSetID: ruleSetID) },
+                write: write,
+                scannedBlobs: storedCounts,
                 metadata: { blob, path in
                     Result {
                         try reader.withBytes(of: blob) { bytes in
@@ -206,6 +244,7 @@ private struct ShardWalk {
 
         var failure: (any Error)?
         let stopRequest = options.stopRequest
+        let budgetReached = budgetReached
         // The window being built. It closes when full, at the end of the walk, or as soon as the workers run out
         // of work (the walk never keeps them waiting to make a bigger window), and goes to the workers, one
         // contiguous run each, once what they hold of the last one runs low.
@@ -220,7 +259,8 @@ private struct ShardWalk {
                     || building.commits.count >= max(1, options.windowCommits)
                 let starving = !building.commits.isEmpty && pool.isStarving
                 if streamOpen && !full && !starving {
-                    streamOpen = stream.read(into: &building, stopReason: { stopRequest?.requested })
+                    streamOpen = stream.read(
+                        into: &building, stopReason: { stopRequest?.requested ?? budgetReached() })
                     continue
                 }
                 try pool.waitForRoom { try sequencer.complete($0) }

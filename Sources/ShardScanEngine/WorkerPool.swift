@@ -136,9 +136,48 @@ final class BlobWorker: @unchecked Sendable {
         }
     }
 
+    /// Matchers for the rule subsets a backfill's blobs lack, by subset: most blobs of a backfill lack the
+    /// same few rules (a new pack), and a matcher of their own makes the Hyperscan pass as cheap as they are.
+    private var subsetMatchers: [[Int]: Matcher] = [:]
+
+    private func matcher(for subset: [Int]) -> Matcher {
+        if let known = subsetMatchers[subset] { return known }
+        let made = Matcher(ruleSet: ruleSet.subset(subset))
+        // A handful at most in practice (a new pack, a changed rule); bounded anyway.
+        if subsetMatchers.count >= 16 { subsetMatchers.removeAll() }
+        subsetMatchers[subset] = made
+        return made
+    }
+
     private func scan(_ job: BlobRequest, reader: any BlobReader, matcher: Matcher) -> BlobResult {
         var result = BlobResult(commitIndex: job.commitIndex)
         let oid = job.blob
+        // A backfill's rules: those the blob lacks decide whether it is read at all (their `paths` are checked
+        // before any read); their stored matches are replaced even when none applies here (a changed rule that
+        // no longer admits the path has nothing to find). Companions (rules whose findings in the blob the
+        // lacking ones may settle against) run only when the lacking rules find something there, or may reject
+        // bytes for other rules (a validator): otherwise they could change nothing, and keep their matches.
+        var subset: [Int]?
+        var withCompanions: [Int]?
+        var replaced: [String]?
+        var replacedWithCompanions: [String]?
+        if let rules = job.rules {
+            let admitted = rules.filter { ruleSet.rules[$0].rule.paths.admits(job.innerPath) }
+            if admitted.isEmpty {
+                var scanned = ScannedBlob(oid: oid, size: 0, skipped: nil, findings: [])
+                scanned.rulesRun = rules.map { ruleSet.rules[$0].rule.id }
+                scanned.notRead = true
+                result.scanned = scanned
+                return result
+            }
+            let companions = job.companionRules.filter { ruleSet.rules[$0].rule.paths.admits(job.innerPath) }
+            subset = admitted
+            replaced = rules.map { ruleSet.rules[$0].rule.id }
+            if !companions.isEmpty {
+                withCompanions = Array(Set(admitted + companions)).sorted()
+                replacedWithCompanions = (rules + companions).map { ruleSet.rules[$0].rule.id }
+            }
+        }
         result.counters.blobsNew = 1
         do {
             let size = try reader.size(of: job.blob)
@@ -155,13 +194,24 @@ final class BlobWorker: @unchecked Sendable {
                     return ScannedBlob(oid: oid, size: size, skipped: .binary, findings: [])
                 }
                 result.counters.bytesScanned = size
-                let outcome = matcher.scan(bytes, path: job.innerPath)
+                var outcome =
+                    subset.map { self.matcher(for: $0).scan(bytes, path: job.innerPath) }
+                    ?? matcher.scan(bytes, path: job.innerPath)
+                if let withCompanions, let subset,
+                    !outcome.findings.isEmpty || subset.contains(where: { ruleSet.rules[$0].rejectsForOthers })
+                {
+                    outcome = matcher.scan(bytes, path: job.innerPath, rules: withCompanions)
+                    replaced = replacedWithCompanions
+                }
                 for failure in outcome.failures {
                     result.counters.ruleFailures += 1
                     result.warnings.append(
                         "rule \(failure.ruleID) on blob \(job.blob.hex) (\(job.shardPath)): \(failure.message)")
                 }
-                return ScannedBlob(oid: oid, size: size, skipped: nil, findings: outcome.findings)
+                var scanned = ScannedBlob(oid: oid, size: size, skipped: nil, findings: outcome.findings)
+                scanned.rulesRun = replaced
+                scanned.failedRules = Array(Set(outcome.failures.map(\.ruleID))).sorted()
+                return scanned
             }
         } catch {
             result.error =

@@ -252,7 +252,8 @@ public enum SARIFReport {
 
     /// Statuses that close an alert: the secret needs nothing more (revoked), or never did. `confirmed` keeps
     /// its alert open, since a confirmed leak still needs rotating.
-    static let suppressingStatuses: Set<TriageStatus> = [.falsePositive, .testData, .revoked, .accepted]
+    /// A retired finding (its rule was removed) is closed too: no rule reports it any more.
+    static let suppressingStatuses: Set<TriageStatus> = [.falsePositive, .testData, .revoked, .accepted, .retired]
 
     /// The suppression GitHub reads as a dismissed alert, from the finding's triage.
     static func suppression(_ status: TriageStatus, _ triage: TriageRecord?) -> SARIF.Suppression? {

@@ -37,95 +37,25 @@ extension Store {
     public func write(_ batch: Batch, ruleSetID: Int64) throws -> RunCounters {
         try writing("write a batch (\(batch.counters.commits) commits, \(batch.blobs.count) new blobs)") { db in
             var counters = batch.counters
-            let insertBlob = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?, ?, ?, ?, ?)"
-            )
-            let insertFinding = try db.cachedStatement(
-                sql: """
-                    INSERT OR IGNORE INTO finding (rule, fingerprint, secret, secret_hash, first_run_id, confidence, facts)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """)
-            let findingID = try db.cachedStatement(sql: "SELECT id FROM finding WHERE fingerprint = ?")
-            let insertMatch = try db.cachedStatement(
-                sql: """
-                    INSERT OR IGNORE INTO match (finding_id, blob, start, "end", line, "column", end_line, end_column,
-                        entropy, snippet_before, snippet_after, column_utf16, end_column_utf16)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
+            let runRules = try Self.members(of: ruleSetID, db).map(\.id)
+            let known = try db.cachedStatement(sql: "SELECT 1 FROM blob WHERE oid = ?")
             for blob in batch.blobs {
-                try insertBlob.execute(arguments: [
-                    blob.oid, blob.size, ruleSetID, blob.skipped?.rawValue, blob.findings.count,
-                ])
-                for finding in blob.findings {
-                    let fingerprint = Finding.fingerprint(ruleID: finding.ruleID, secret: finding.secret)
-                    try insertFinding.execute(arguments: [
-                        finding.ruleID, fingerprint, finding.secret, sha256Hex(finding.secret), batch.runID,
-                        finding.confidence?.rawValue, try Self.factsJSON(finding.facts),
+                // A blob stored before under other rules (met again after a rule change): its matches of the
+                // run's rules are replaced, those of rules no longer run are kept (retired).
+                let replacing = try Bool.fetchOne(known, arguments: [blob.oid]) ?? false
+                let setID = try Self.ruleSetID(ruleSetID, less: blob.failedRules, db)
+                try Self.writeMatches(
+                    of: blob, replacingRules: replacing ? (blob.rulesRun ?? runRules) : nil, runID: batch.runID,
+                    counters: &counters, db)
+                try db.execute(
+                    sql:
+                        "INSERT OR REPLACE INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [
+                        blob.oid, blob.size, setID, blob.skipped?.rawValue,
+                        replacing ? try Self.matchCount(of: blob.oid, db) : blob.findings.count,
                     ])
-                    if db.changesCount > 0 { counters.secretsNew += 1 }
-                    let id = try Int64.fetchOne(findingID, arguments: [fingerprint])!
-                    try insertMatch.execute(arguments: [
-                        id, blob.oid, finding.start, finding.end, finding.line, finding.column, finding.endLine,
-                        finding.endColumn, finding.entropy, finding.snippetBefore, finding.snippetAfter,
-                        finding.utf16Column, finding.utf16EndColumn,
-                    ])
-                }
             }
-
-            let insertRelease = try db.cachedStatement(
-                sql: """
-                    INSERT OR IGNORE INTO release (shard_id, project, project_normalized, version, filename, commit_oid)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """)
-            let releaseID = try db.cachedStatement(
-                sql: "SELECT id FROM release WHERE shard_id = ? AND project = ? AND filename = ?")
-            let insertProvenance = try db.cachedStatement(
-                sql: """
-                    INSERT OR IGNORE INTO provenance (blob, release_id, shard_path, path, commit_oid, run_id,
-                        shard_path_bytes)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """)
-            let setUploaded = try db.cachedStatement(
-                sql: "UPDATE release SET uploaded_at = ? WHERE id = ? AND uploaded_at IS NULL")
-            var releaseIDs: [ReleasePath: Int64] = [:]
-            var seen: [ReleasePath: SeenRelease] = [:]
-            for release in batch.releases { seen[release.release] = seen[release.release] ?? release }
-            for location in batch.locations {
-                var key = location.release
-                key.innerPath = ""
-                let id: Int64
-                if let known = releaseIDs[key] {
-                    id = known
-                } else {
-                    try insertRelease.execute(arguments: [
-                        batch.shardID, key.project, key.projectNormalized, key.version, key.filename,
-                        location.commit,
-                    ])
-                    id = try Int64.fetchOne(releaseID, arguments: [batch.shardID, key.project, key.filename])!
-                    releaseIDs[key] = id
-                    if let release = seen[key] {
-                        try setUploaded.execute(arguments: [Self.isoDate(release.uploadedAt), id])
-                        if let metadata = release.metadata { try Self.insertMetadata(metadata, releaseID: id, db) }
-                    }
-                }
-                try insertProvenance.execute(arguments: [
-                    location.oid, id, location.shardPath, location.release.innerPath, location.commit, batch.runID,
-                    location.shardPathBytes ?? Data(),
-                ])
-                if db.changesCount > 0 { counters.findingsNew += location.matchCount }
-            }
-
-            let insertProjectRelease = try db.cachedStatement(
-                sql: """
-                    INSERT INTO project_release (project_normalized, version, uploaded_at) VALUES (?, ?, ?)
-                    ON CONFLICT(project_normalized, version) DO UPDATE SET uploaded_at = min(uploaded_at, excluded.uploaded_at)
-                    """)
-            for release in batch.releases where !release.release.project.isEmpty {
-                try insertProjectRelease.execute(arguments: [
-                    release.release.projectNormalized, release.release.version, Self.isoDate(release.uploadedAt),
-                ])
-            }
-
+            try Self.writePlaces(of: batch, counters: &counters, db)
             if let watermark = batch.watermark {
                 try db.execute(
                     sql: """
@@ -157,5 +87,123 @@ extension Store {
                 arguments: [batch.runID, batch.shardID, counters.commits, counters.blobsNew, counters.findingsNew])
             return counters
         }
+    }
+
+    /// Writes `blob`'s findings and matches. With `replacingRules`, its stored matches of those rules go first
+    /// (and findings left with no match anywhere), so that a rule re-run on it leaves only what it finds now; a
+    /// finding found again keeps its row and first run.
+    static func writeMatches(
+        of blob: ScannedBlob, replacingRules: [String]?, runID: Int64, counters: inout RunCounters, _ db: Database
+    ) throws {
+        var dropped: [Int64] = []
+        if let rules = replacingRules, !rules.isEmpty {
+            let ruleList = rules.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" }.joined(separator: ",")
+            dropped = try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT m.finding_id FROM match m JOIN finding f ON f.id = m.finding_id
+                    WHERE m.blob = ? AND f.rule IN (\(ruleList))
+                    """, arguments: [blob.oid])
+            if !dropped.isEmpty {
+                try db.execute(
+                    sql: """
+                        DELETE FROM match WHERE blob = ? AND finding_id IN (\(dropped.map(String.init).joined(separator: ",")))
+                        """, arguments: [blob.oid])
+            }
+        }
+        let insertFinding = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO finding (rule, fingerprint, secret, secret_hash, first_run_id, confidence, facts)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+        let findingID = try db.cachedStatement(sql: "SELECT id FROM finding WHERE fingerprint = ?")
+        let insertMatch = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO match (finding_id, blob, start, "end", line, "column", end_line, end_column,
+                    entropy, snippet_before, snippet_after, column_utf16, end_column_utf16)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+        for finding in blob.findings {
+            let fingerprint = Finding.fingerprint(ruleID: finding.ruleID, secret: finding.secret)
+            try insertFinding.execute(arguments: [
+                finding.ruleID, fingerprint, finding.secret, sha256Hex(finding.secret), runID,
+                finding.confidence?.rawValue, try Self.factsJSON(finding.facts),
+            ])
+            if db.changesCount > 0 { counters.secretsNew += 1 }
+            let id = try Int64.fetchOne(findingID, arguments: [fingerprint])!
+            try insertMatch.execute(arguments: [
+                id, blob.oid, finding.start, finding.end, finding.line, finding.column, finding.endLine,
+                finding.endColumn, finding.entropy, finding.snippetBefore, finding.snippetAfter,
+                finding.utf16Column, finding.utf16EndColumn,
+            ])
+        }
+        for id in dropped {
+            try db.execute(
+                sql: "DELETE FROM finding WHERE id = ? AND NOT EXISTS (SELECT 1 FROM match WHERE finding_id = ?)",
+                arguments: [id, id])
+        }
+    }
+
+    /// How many matches `oid` holds in the store.
+    static func matchCount(of oid: ObjectID, _ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM match WHERE blob = ?", arguments: [oid]) ?? 0
+    }
+
+    /// Writes the releases, their metadata and the places of `batch`.
+    static func writePlaces(of batch: Batch, counters: inout RunCounters, _ db: Database) throws {
+        let insertRelease = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO release (shard_id, project, project_normalized, version, filename, commit_oid)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """)
+        let releaseID = try db.cachedStatement(
+            sql: "SELECT id FROM release WHERE shard_id = ? AND project = ? AND filename = ?")
+        let insertProvenance = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO provenance (blob, release_id, shard_path, path, commit_oid, run_id,
+                    shard_path_bytes)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """)
+        let setUploaded = try db.cachedStatement(
+            sql: "UPDATE release SET uploaded_at = ? WHERE id = ? AND uploaded_at IS NULL")
+        var releaseIDs: [ReleasePath: Int64] = [:]
+        var seen: [ReleasePath: SeenRelease] = [:]
+        for release in batch.releases { seen[release.release] = seen[release.release] ?? release }
+        for location in batch.locations {
+            var key = location.release
+            key.innerPath = ""
+            let id: Int64
+            if let known = releaseIDs[key] {
+                id = known
+            } else {
+                try insertRelease.execute(arguments: [
+                    batch.shardID, key.project, key.projectNormalized, key.version, key.filename,
+                    location.commit,
+                ])
+                id = try Int64.fetchOne(releaseID, arguments: [batch.shardID, key.project, key.filename])!
+                releaseIDs[key] = id
+                if let release = seen[key] {
+                    try setUploaded.execute(arguments: [Self.isoDate(release.uploadedAt), id])
+                    if let metadata = release.metadata { try Self.insertMetadata(metadata, releaseID: id, db) }
+                }
+            }
+            try insertProvenance.execute(arguments: [
+                location.oid, id, location.shardPath, location.release.innerPath, location.commit, batch.runID,
+                location.shardPathBytes ?? Data(),
+            ])
+            if db.changesCount > 0 { counters.findingsNew += location.matchCount }
+        }
+
+        let insertProjectRelease = try db.cachedStatement(
+            sql: """
+                INSERT INTO project_release (project_normalized, version, uploaded_at) VALUES (?, ?, ?)
+                ON CONFLICT(project_normalized, version) DO UPDATE SET uploaded_at = min(uploaded_at, excluded.uploaded_at)
+                """)
+        for release in batch.releases where !release.release.project.isEmpty {
+            try insertProjectRelease.execute(arguments: [
+                release.release.projectNormalized, release.release.version, Self.isoDate(release.uploadedAt),
+            ])
+        }
+
     }
 }

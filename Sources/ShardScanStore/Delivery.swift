@@ -86,7 +86,7 @@ extension Store {
                         SELECT count(*) FROM finding f LEFT JOIN rule ru ON ru.id = f.rule
                         LEFT JOIN triage t ON t.fingerprint = f.fingerprint
                         WHERE (f.first_run_id > ?1 AND f.first_run_id <= ?2 OR f.fingerprint IN (\(Self.reopenedSince)))
-                          AND coalesce(t.status, 'open') = 'open'
+                          AND \(Self.statusSQL) = 'open'
                           AND coalesce(f.confidence, ru.confidence, 'medium') IN (\(list))
                         """, arguments: [baseline, runID]) ?? 0,
                 places: try Int.fetchOne(
@@ -96,7 +96,7 @@ extension Store {
                         JOIN finding f ON f.id = m.finding_id LEFT JOIN rule ru ON ru.id = f.rule
                         LEFT JOIN triage t ON t.fingerprint = f.fingerprint
                         WHERE p.run_id > ?1 AND p.run_id <= ?2
-                          AND coalesce(t.status, 'open') = 'open'
+                          AND \(Self.statusSQL) = 'open'
                           AND coalesce(f.confidence, ru.confidence, 'medium') IN (\(list))
                         """, arguments: [baseline, runID]) ?? 0)
             return counts

@@ -12,7 +12,9 @@ import ShardScanCore
 //
 // | table              | natural key                               | on a row both stores have                    |
 // |--------------------|-------------------------------------------|----------------------------------------------|
-// | rule_set           | digest                                    | same row                                     |
+// | rule_set           | digest                                    | same row; members filled when MAIN lacks them|
+// | rule_set_member    | rule set digest + rule digest             | same row                                     |
+// | backfill           | shard name                                | the later position                           |
 // | run                | uid (v7-merge-keys)                       | MAIN's, unless MAIN's is still `running`     |
 // | run_shard          | run uid + shard name                      | MAIN's                                       |
 // | shard              | name                                      | MAIN's, moved with the watermark             |
@@ -228,7 +230,17 @@ extension Store {
             outcome.conflicts.append(conflict)
         }
 
-        try db.execute(sql: "INSERT OR IGNORE INTO main.rule_set (digest) SELECT digest FROM \(w).rule_set")
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO main.rule_set (digest, members_digest)
+                    SELECT digest, members_digest FROM \(w).rule_set;
+                UPDATE main.rule_set SET members_digest =
+                    (SELECT wrs.members_digest FROM \(w).rule_set wrs WHERE wrs.digest = rule_set.digest)
+                WHERE members_digest IS NULL;
+                INSERT OR IGNORE INTO main.rule_set_member (rule_set_id, rule_digest, rule_id)
+                    SELECT mrs.id, m.rule_digest, m.rule_id FROM \(w).rule_set_member m
+                    JOIN \(w).rule_set wrs ON wrs.id = m.rule_set_id JOIN main.rule_set mrs ON mrs.digest = wrs.digest;
+                """)
         // Runs that MAIN still has as `running` (a seed taken mid-scan) take the worker's ending.
         try db.execute(
             sql: """
@@ -293,6 +305,20 @@ extension Store {
             outcome.watermarksMoved += 1
         }
 
+        // Backfill positions: the worker's, for shards whose watermark it moved or that MAIN never backfilled.
+        try db.execute(
+            sql: """
+                INSERT INTO main.backfill (shard_id, rule_set_id, max_blob_size, commit_oid, done, run_id, updated_at)
+                SELECT sm.mid, mrs.id, wb.max_blob_size, wb.commit_oid, wb.done, rm.mid, wb.updated_at
+                FROM \(w).backfill wb JOIN temp.merge_shard sm ON sm.wid = wb.shard_id
+                JOIN \(w).rule_set wrs ON wrs.id = wb.rule_set_id JOIN main.rule_set mrs ON mrs.digest = wrs.digest
+                JOIN temp.merge_run rm ON rm.wid = wb.run_id
+                WHERE true
+                ON CONFLICT(shard_id) DO UPDATE SET rule_set_id = excluded.rule_set_id,
+                    max_blob_size = excluded.max_blob_size, commit_oid = excluded.commit_oid, done = excluded.done,
+                    run_id = excluded.run_id, updated_at = excluded.updated_at
+                WHERE excluded.updated_at > backfill.updated_at
+                """)
         // The dedupe set: a blob scanned anywhere is scanned for good, under the newer of two rule sets.
         try db.execute(
             sql: """

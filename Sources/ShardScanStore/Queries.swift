@@ -275,7 +275,7 @@ extension Store {
             _ = arguments.append(contentsOf: [runs.afterRun, runs.throughRun])
         }
         if let statuses = query.statuses {
-            conditions.append("coalesce(t.status, 'open') IN (\(Self.sqlList(statuses.map(\.rawValue))))")
+            conditions.append("\(Self.statusSQL) IN (\(Self.sqlList(statuses.map(\.rawValue))))")
         }
         if let minConfidence = query.minConfidence {
             let allowed = Confidence.allCases.filter { $0.rank >= minConfidence.rank }.map(\.rawValue)
@@ -300,7 +300,7 @@ extension Store {
                            m.column_utf16, m.end_column_utf16,
                            m.snippet_before, m.snippet_after, p.run_id, f.facts,
                            coalesce(ru.kind, 'secret') AS kind, coalesce(f.confidence, ru.confidence) AS confidence,
-                           coalesce(t.status, 'open') AS status, t.comment AS status_reason
+                           \(Self.statusSQL) AS status, t.comment AS status_reason
                     FROM match m
                     JOIN finding f ON f.id = m.finding_id
                     LEFT JOIN rule ru ON ru.id = f.rule

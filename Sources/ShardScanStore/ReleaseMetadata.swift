@@ -70,10 +70,11 @@ extension Store {
                 sql: """
                     SELECT min(r.project) FROM match m
                     JOIN finding f ON f.id = m.finding_id
+                    LEFT JOIN rule ru ON ru.id = f.rule
                     LEFT JOIN triage t ON t.fingerprint = f.fingerprint
                     JOIN provenance p ON p.blob = m.blob
                     JOIN release r ON r.id = p.release_id
-                    WHERE r.project <> '' AND coalesce(t.status, 'open') IN (\(Self.sqlList(statuses.map(\.rawValue))))
+                    WHERE r.project <> '' AND \(Self.statusSQL) IN (\(Self.sqlList(statuses.map(\.rawValue))))
                     GROUP BY r.project_normalized ORDER BY r.project_normalized
                     """)
         }

@@ -359,6 +359,36 @@ enum Schema {
                     FROM shard s LEFT JOIN watermark w ON w.shard_id = s.id;
                     """)
         }
+        migrator.registerMigration("v9-rule-coverage") { db in
+            // Backfill: which rules each blob has seen. A blob still points to one rule set; a set's members are
+            // the digests of its rules (`Rule.matchDigest`), and sets made by backfill or by rules failing on a
+            // blob are interned by `members_digest` (a digest over the sorted member digests). Sets recorded
+            // before this migration get members when a run uses them again (their whole-set digest is over the
+            // same definitions, so the run's rules are exactly theirs); the others stay unknown and their blobs
+            // are backfilled with every rule. `backfill` is each shard's position, for resuming.
+            try db.execute(
+                sql: """
+                    ALTER TABLE rule_set ADD COLUMN members_digest TEXT;
+                    CREATE INDEX rule_set_by_members ON rule_set(members_digest);
+                    CREATE TABLE rule_set_member (
+                        rule_set_id INTEGER NOT NULL REFERENCES rule_set(id),
+                        rule_digest TEXT NOT NULL,
+                        rule_id TEXT NOT NULL,
+                        PRIMARY KEY (rule_set_id, rule_digest)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX blob_by_rule_set ON blob(rule_set_id);
+                    CREATE INDEX blob_too_large ON blob(size) WHERE skipped = 'too-large';
+                    CREATE TABLE backfill (
+                        shard_id INTEGER PRIMARY KEY REFERENCES shard(id),
+                        rule_set_id INTEGER NOT NULL REFERENCES rule_set(id),
+                        max_blob_size INTEGER NOT NULL,
+                        commit_oid BLOB,
+                        done INTEGER NOT NULL DEFAULT 0,
+                        run_id INTEGER NOT NULL REFERENCES run(id),
+                        updated_at TEXT NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 

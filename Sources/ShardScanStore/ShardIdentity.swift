@@ -56,6 +56,7 @@ extension Store {
             let releases = db.changesCount
             try db.execute(sql: "DELETE FROM run_shard WHERE shard_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM watermark WHERE shard_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM backfill WHERE shard_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM shard WHERE id = ?", arguments: [id])
             return ForgottenShard(releases: releases, places: places)
         }

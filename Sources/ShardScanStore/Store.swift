@@ -328,13 +328,17 @@ public final class Store: Sendable {
         guard !oids.isEmpty else { return [:] }
         return try queue.read { db in
             var found: [ObjectID: Int] = [:]
+            // A blob backfilled for every rule of the set points to a set with the same members.
+            let equivalent = try Self.equivalentRuleSets(ruleSetID, db)
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT match_count FROM blob
-                    WHERE oid = ? AND rule_set_id = ? AND (skipped IS NULL OR skipped != 'too-large')
+                    SELECT rule_set_id, match_count FROM blob
+                    WHERE oid = ? AND (skipped IS NULL OR skipped != 'too-large')
                     """)
             for oid in oids {
-                if let count = try Int.fetchOne(statement, arguments: [oid, ruleSetID]) { found[oid] = count }
+                if let row = try Row.fetchOne(statement, arguments: [oid]), equivalent.contains(row["rule_set_id"]) {
+                    found[oid] = row["match_count"]
+                }
             }
             return found
         }

@@ -43,7 +43,7 @@ extension Store {
             let places = """
                 SELECT f.fingerprint, f.rule, coalesce(ru.kind, 'secret') AS kind, s.name AS shard,
                        CASE WHEN r.project = '' THEN '-' ELSE r.project_normalized END AS project,
-                       coalesce(t.status, 'open') AS status
+                       \(Self.statusSQL) AS status
                 FROM match m
                 JOIN finding f ON f.id = m.finding_id
                 LEFT JOIN rule ru ON ru.id = f.rule

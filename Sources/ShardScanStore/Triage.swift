@@ -12,9 +12,23 @@ public enum TriageStatus: String, Codable, CaseIterable, Sendable, DatabaseValue
     case testData = "test-data"
     case revoked
     case accepted
+    /// Its rule is no longer among the rules of the last scan (removed from the packs): kept, not reported as
+    /// open. Set by the scan, never by triage; the rule coming back reopens it.
+    case retired
 
     /// Whether someone has dealt with it: every status but `open`.
     public var isTriaged: Bool { self != .open }
+
+    /// The statuses triage may set: all but ``retired``, which follows the rules.
+    public static let settable = allCases.filter { $0 != .retired }
+}
+
+extension Store {
+    /// A finding's status in SQL, where `ru` is its rule's row and `t` its triage: `retired` when the rule was
+    /// not among the rules of the last scan that recorded rules (every scan records all of its own), else its
+    /// triage (`open` when none).
+    static let statusSQL =
+        "CASE WHEN ru.updated_run_id < (SELECT max(updated_run_id) FROM rule) THEN 'retired' ELSE coalesce(t.status, 'open') END"
 }
 
 /// The current triage of one fingerprint: table `triage`.
