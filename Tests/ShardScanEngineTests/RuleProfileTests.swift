@@ -139,4 +139,19 @@ import Testing
         #expect(secretsOnly.prefilter.database != nil)
         #expect(secretsOnly.prefilter.statementDatabase == nil)
     }
+
+    @Test func shippedEscapedNameRuleIsNoCandidateInPlainQuotedWords() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Rules/content").path
+        let ruleSet = RuleSet.load(paths: [folder], cacheDirectory: Prefilter.defaultCacheDirectory)
+        let matcher = Matcher(ruleSet: ruleSet, profiling: true)
+        let plain = String(repeating: "name = \"value_1\"; mode = 'rb'\n", count: 200)
+        _ = matcher.scan(text: plain, path: "pkg/config.py")
+        // Its escape is consumed, so Hyperscan reports nothing where no string holds one.
+        #expect(try Self.cost(matcher.profile, "content.escaped-name").candidates == 0)
+        let escaped = "getattr(mod, \"\\x65\\x76\\x61\\x6c\")(payload)\n"
+        let found = matcher.scan(text: plain + escaped, path: "pkg/config.py").findings
+        #expect(found.contains { $0.ruleID == "content.escaped-name" && $0.line == 201 })
+        #expect(try Self.cost(matcher.profile, "content.escaped-name").candidates > 0)
+    }
 }
