@@ -4,7 +4,7 @@ import ArgumentParser
 struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
-        abstract: "Check, test, list and explain rule packs.",
-        subcommands: [RulesCheck.self, RulesTest.self, RulesList.self, RulesExplain.self]
+        abstract: "Check, test, list, explain and profile rule packs.",
+        subcommands: [RulesCheck.self, RulesTest.self, RulesList.self, RulesExplain.self, RulesProfile.self]
     )
 }

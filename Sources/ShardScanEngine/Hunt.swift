@@ -105,9 +105,12 @@ public enum Hunter {
     public typealias Extract =
         @Sendable (_ blob: ObjectID, _ name: String, _ bytes: UnsafeRawBufferPointer) throws ->
         Void
+    /// Called on a worker thread with every blob read (not too large) and the path inside the release of its
+    /// first place, before its result is emitted.
+    public typealias Inspect = @Sendable (_ innerPath: String, _ bytes: UnsafeRawBufferPointer) -> Void
 
     public static func run(
-        _ sources: [ShardSource], query: HuntQuery, extract: Extract? = nil,
+        _ sources: [ShardSource], query: HuntQuery, extract: Extract? = nil, inspect: Inspect? = nil,
         warning: (String) -> Void, emit: (HuntResult) -> Void
     ) -> HuntCounters {
         var counters = HuntCounters()
@@ -153,7 +156,7 @@ public enum Hunter {
             }
         }
         counters.blobs = order.count
-        if !query.readsContent && extract == nil {
+        if !query.readsContent && extract == nil && inspect == nil {
             for blob in order {
                 emit(HuntResult(blob: blob, places: places[blob] ?? [], matches: [], skipped: nil, size: 0))
             }
@@ -162,7 +165,7 @@ public enum Hunter {
         read(
             packOrder(order, repositoryOf: repositoryOf), from: repositoryOf,
             innerPaths: places.mapValues { $0.first?.release.innerPath ?? "" },
-            names: places.mapValues { fileName(of: $0) }, query: query, extract: extract,
+            names: places.mapValues { fileName(of: $0) }, query: query, extract: extract, inspect: inspect,
             counters: &counters, warning: warning
         ) { result in
             var result = result
@@ -199,7 +202,8 @@ public enum Hunter {
     private static func read(
         _ blobs: [ObjectID], from repositoryOf: [ObjectID: String], innerPaths: [ObjectID: String],
         names: [ObjectID: String], query: HuntQuery,
-        extract: Extract?, counters: inout HuntCounters, warning: (String) -> Void, emit: (HuntResult) -> Void
+        extract: Extract?, inspect: Inspect?, counters: inout HuntCounters, warning: (String) -> Void,
+        emit: (HuntResult) -> Void
     ) {
         let workerCount = max(1, min(query.workers, blobs.count))
         let jobs = WorkQueue<HuntJob>(capacity: 64 * workerCount)
@@ -207,7 +211,7 @@ public enum Hunter {
         let done = DispatchGroup()
         var started = 0
         for _ in 0..<workerCount {
-            let worker = HuntWorker(query: query, extract: extract)
+            let worker = HuntWorker(query: query, extract: extract, inspect: inspect)
             done.enter()
             do {
                 try WorkerThread.start {
@@ -281,10 +285,12 @@ private final class HuntWorker: @unchecked Sendable {
     // Created on the spawning thread, used only by the worker thread afterwards.
     let query: HuntQuery
     let extract: Hunter.Extract?
+    let inspect: Hunter.Inspect?
 
-    init(query: HuntQuery, extract: Hunter.Extract?) {
+    init(query: HuntQuery, extract: Hunter.Extract?, inspect: Hunter.Inspect?) {
         self.query = query
         self.extract = extract
+        self.inspect = inspect
     }
 
     func run(jobs: WorkQueue<HuntJob>, results: WorkQueue<HuntJobResult>) {
@@ -313,6 +319,7 @@ private final class HuntWorker: @unchecked Sendable {
                             result.skipped = "binary"
                             return
                         }
+                        inspect?(job.innerPath, bytes)
                         result.matches = try matches(in: bytes, path: job.innerPath, scratch: scratch, matcher: matcher)
                         if let extract, !query.readsContent || !result.matches.isEmpty {
                             try extract(job.blob, job.name, bytes)

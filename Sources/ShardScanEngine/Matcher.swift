@@ -27,13 +27,20 @@ public final class Matcher {
     public let ruleSet: RuleSet
     private let scratch: MatchScratch
     private let hyperscanScratch: Scratch?
+    private let statementScratch: Scratch?
     private let useJIT: Bool
     /// Reused across scans: candidate end offsets per rule and per keyword, in ascending order.
     private var ruleHits: [[Int]]
     private var keywordHits: [[Int]]
+    /// Per co-occurrence part in the database (see ``Prefilter/partGates``).
+    private var partHits: [[Int]]
     private var touchedRules: [Int] = []
     private var touchedKeywords: [Int] = []
+    private var touchedParts: [Int] = []
     private let ungatedRules: [Int]
+    /// What each rule and each per-file stage cost so far; `nil` unless made with `profiling: true`, and then
+    /// the only cost of profiling is reading the clock.
+    public private(set) var profile: RuleProfile?
 
     /// Bytes either side of a match in which one of a rule's keywords must occur.
     public static let keywordWindow = 256
@@ -45,15 +52,22 @@ public final class Matcher {
     /// - Parameters:
     ///   - limits: PCRE2 limits for each match call.
     ///   - useJIT: `false` runs the interpreter, whose step counts are exact (for budgets in `rules check`).
-    public init(ruleSet: RuleSet, limits: MatchLimits = .scanning, useJIT: Bool = true) {
+    ///   - profiling: keep a ``profile`` of what each rule costs.
+    public init(ruleSet: RuleSet, limits: MatchLimits = .scanning, useJIT: Bool = true, profiling: Bool = false) {
         self.ruleSet = ruleSet
         self.scratch = MatchScratch(limits: limits)
         self.hyperscanScratch = ruleSet.prefilter.database.flatMap { try? Scratch(for: $0) }
+        self.statementScratch = ruleSet.prefilter.statementDatabase.flatMap { try? Scratch(for: $0) }
         self.useJIT = useJIT
         self.ruleHits = Array(repeating: [], count: ruleSet.rules.count)
         self.keywordHits = Array(repeating: [], count: ruleSet.prefilter.keywords.count)
+        self.partHits = Array(repeating: [], count: ruleSet.prefilter.partOwner.count)
         self.ungatedRules = ruleSet.prefilter.ungatedRules()
+        self.profile = profiling ? RuleProfile(ruleIDs: ruleSet.rules.map(\.rule.id)) : nil
     }
+
+    /// The clock when profiling, else 0 (and no clock read).
+    private func clock() -> UInt64 { profile == nil ? 0 : RuleProfile.now() }
 
     /// Scans `bytes` (any bytes: not necessarily UTF-8) as the file at `path` inside its release;
     /// `path` decides which rules apply, `nil` applies all. `onlyRule` limits the scan to one rule index.
@@ -74,8 +88,17 @@ public final class Matcher {
     }
 
     private func scan(_ bytes: UnsafeRawBufferPointer, path: String?, subset onlyRule: RuleSubset?) -> ScanOutcome {
+        let started = clock()
+        defer {
+            if profile != nil {
+                profile!.files += 1
+                profile!.bytes += bytes.count
+                profile!.nanoseconds += RuleProfile.now() &- started
+            }
+        }
         guard let form = UnicodeForm.detect(bytes) else { return scanUTF8(bytes, path: path, onlyRule: onlyRule) }
         let text = DecodedText(bytes, form: form)
+        profile?.add(.transcode, bytes: bytes.count, since: started)
         var outcome = text.bytes.withUnsafeBytes { scanUTF8($0, path: path, onlyRule: onlyRule) }
         let findings = outcome.findings
         guard !findings.isEmpty else { return outcome }
@@ -99,20 +122,23 @@ public final class Matcher {
     private func scanUTF8(_ bytes: UnsafeRawBufferPointer, path: String?, onlyRule: RuleSubset?) -> ScanOutcome {
         var outcome: ScanOutcome
         var statementsWanted = false
+        let started = clock()
         if JSONUnescaper.applies(to: path), let decoded = DecodedText(json: bytes) {
+            profile?.add(.jsonView, bytes: bytes.count, since: started)
             outcome = decoded.bytes.withUnsafeBytes {
                 matchRules($0, path: path, onlyRule: onlyRule, view: nil, statementsWanted: &statementsWanted)
             }
             Self.mapBack(&outcome.findings, through: decoded, in: bytes)
         } else if ruleSet.hasStatementRules, PythonStatementJoiner.applies(to: path),
-            onlyRule.map({ $0.indices.contains { ruleSet.rules[$0].rule.view == .statements } }) ?? true,
-            let statements = DecodedText(pythonStatements: bytes)
+            onlyRule.map({ $0.indices.contains { ruleSet.rules[$0].rule.view == .statements } }) ?? true
         {
             // Rules on the stored text first; that pass also tells whether a statement rule can match at all
-            // (its keywords survive the joining, so a file without them is skipped).
+            // (its keywords survive the joining, so a file without them is skipped, and never joined).
             outcome = matchRules(
                 bytes, path: path, onlyRule: onlyRule, view: .text, statementsWanted: &statementsWanted)
-            if statementsWanted {
+            let joining = clock()
+            if statementsWanted, let statements = DecodedText(pythonStatements: bytes) {
+                profile?.add(.statementView, bytes: bytes.count, since: joining)
                 var joined = statements.bytes.withUnsafeBytes {
                     var unused = false
                     return matchRules($0, path: path, onlyRule: onlyRule, view: .statements, statementsWanted: &unused)
@@ -133,14 +159,24 @@ public final class Matcher {
                 }
                 outcome.findings += joined.findings
                 outcome.failures += joined.failures
+            } else if statementsWanted {
+                // Joining changes nothing (no comment, no statement over lines): the statements are the text.
+                profile?.add(.statementView, bytes: bytes.count, since: joining)
+                var unused = false
+                let joined = matchRules(
+                    bytes, path: path, onlyRule: onlyRule, view: .statements, statementsWanted: &unused)
+                outcome.findings += joined.findings
+                outcome.failures += joined.failures
             }
         } else {
             outcome = matchRules(bytes, path: path, onlyRule: onlyRule, view: nil, statementsWanted: &statementsWanted)
         }
         if outcome.findings.count > 1 { outcome.findings = Self.preferSpecific(outcome.findings, ruleSet: ruleSet) }
         if !outcome.findings.isEmpty {
+            let locating = clock()
             locate(&outcome.findings, in: bytes)
             Self.locateParts(&outcome.findings, in: bytes)
+            profile?.add(.locate, bytes: bytes.count, since: locating)
         }
         return outcome
     }
@@ -204,7 +240,12 @@ public final class Matcher {
         var rejected: [Range<Int>] = []
         var pairedIDs: [(range: Range<Int>, rule: String)] = []
         let prefilter = ruleSet.prefilter
-        let gated = collectCandidates(bytes)
+        let prefiltering = clock()
+        let gated = collectCandidates(bytes, view: view)
+        if profile != nil {
+            profile!.add(.hyperscan, bytes: bytes.count, since: prefiltering)
+            for index in touchedRules { profile!.rules[index].candidates += ruleHits[index].count }
+        }
         defer { clearCandidates() }
         // Most blobs give most rules no candidate: only those with one (or no gate) are looked at further.
         var indices: [Int]
@@ -236,20 +277,58 @@ public final class Matcher {
             guard rule.paths.admits(path) else { continue }
             if !compiled.parts.isEmpty {
                 if gated, case .pattern = prefilter.gates[index], ruleHits[index].isEmpty { continue }
-                do {
-                    if layout == nil, rule.cooccurrence?.scope != .file {
-                        layout = StatementLayout(bytes, python: view == .statements)
+                // Where Hyperscan saw each part: a rule with a part that cannot match is skipped, and each
+                // part is searched only around its own candidates.
+                var partRegions = Array(repeating: [0..<bytes.count], count: compiled.parts.count)
+                if gated, let first = prefilter.firstPart[index], let gates = prefilter.partGates[index] {
+                    var anyFound = false
+                    var missing = false
+                    for (offset, part) in compiled.parts.enumerated() {
+                        let hits = partHits[first + offset]
+                        if hits.isEmpty {
+                            if part.required { missing = true }
+                            partRegions[offset] = []
+                            continue
+                        }
+                        if !part.required { anyFound = true }
+                        if case .pattern(let maxWidth) = gates[offset] {
+                            partRegions[offset] = Self.regions(ends: hits, maxWidth: maxWidth)
+                        }
                     }
-                    outcome.findings += try cooccurrences(compiled, in: bytes, layout: layout)
+                    if missing || (!anyFound && compiled.parts.contains { !$0.required }) { continue }
+                }
+                if layout == nil, rule.cooccurrence?.scope != .file {
+                    let laying = clock()
+                    layout = StatementLayout(bytes, python: view == .statements)
+                    profile?.add(.statementLayout, bytes: bytes.count, since: laying)
+                }
+                let started = clock()
+                let before = outcome.findings.count
+                do {
+                    outcome.findings += try cooccurrences(compiled, in: bytes, regions: partRegions, layout: layout)
                 } catch {
                     outcome.failures.append(RuleFailure(ruleID: rule.id, message: Self.describe(error)))
                 }
+                profile?.add(
+                    rule: index, bytes: partRegions.joined().reduce(0) { $0 + $1.count },
+                    findings: outcome.findings.count - before, since: started)
                 continue
             }
             var regions = [0..<bytes.count]
             if gated, case .pattern(let maxWidth) = prefilter.gates[index] {
                 guard !ruleHits[index].isEmpty else { continue }
                 regions = Self.regions(ends: ruleHits[index], maxWidth: maxWidth)
+            }
+            let started = clock()
+            let before = outcome.findings.count
+            defer {
+                if profile != nil {
+                    let scanned = regions.reduce(0) {
+                        $0 + min(bytes.count, $1.upperBound + Self.lookaheadSlack) - $1.lowerBound
+                    }
+                    profile!.add(
+                        rule: index, bytes: scanned, findings: outcome.findings.count - before, since: started)
+                }
             }
             do {
                 for match in try matches(of: compiled.regex, in: bytes, regions: regions) {
@@ -314,15 +393,17 @@ public final class Matcher {
     /// The findings of a co-occurrence rule: one per scope (statement, function or the file) in which every
     /// `all` part, and one `any` part when there are some, match. Each part is located at its first match
     /// in that scope; the finding's span is the earliest part's.
-    private func cooccurrences(_ compiled: CompiledRule, in bytes: UnsafeRawBufferPointer, layout: StatementLayout?)
-        throws(MatchError) -> [Finding]
-    {
+    /// `regions` per part: where its matches may start and end (see ``matches(of:in:regions:)``).
+    private func cooccurrences(
+        _ compiled: CompiledRule, in bytes: UnsafeRawBufferPointer, regions: [[Range<Int>]], layout: StatementLayout?
+    ) throws(MatchError) -> [Finding] {
         let scope = compiled.rule.cooccurrence?.scope ?? .file
         /// Per scope key: the first match of each part.
         var firstMatches: [Int: [Int: Range<Int>]] = [:]
         var order: [Int] = []
         for (partIndex, part) in compiled.parts.enumerated() {
-            for match in try matches(of: part.regex, in: bytes, regions: [0..<bytes.count]) where !match.range.isEmpty {
+            for match in try matches(of: part.regex, in: bytes, regions: regions[partIndex]) where !match.range.isEmpty
+            {
                 let key: Int
                 switch scope {
                 case .file: key = 0
@@ -361,17 +442,29 @@ public final class Matcher {
         return findings
     }
 
-    /// Fills ``ruleHits`` and ``keywordHits``. Returns whether Hyperscan gated the rules; when it did not
-    /// (no database, or the scan failed), every rule runs over the whole buffer and keyword hits come from
-    /// a plain search.
-    private func collectCandidates(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// Fills ``ruleHits`` and ``keywordHits``, for the rules that read `view` (all when `nil` or `.text`).
+    /// Returns whether Hyperscan gated the rules; when it did not (no database, or the scan failed), every
+    /// rule runs over the whole buffer and keyword hits come from a plain search.
+    private func collectCandidates(_ bytes: UnsafeRawBufferPointer, view: RuleView?) -> Bool {
         let prefilter = ruleSet.prefilter
-        if let database = prefilter.database, let hyperscanScratch {
+        let (chosen, chosenScratch) =
+            view == .statements && prefilter.statementDatabase != nil
+            ? (prefilter.statementDatabase, statementScratch) : (prefilter.database, hyperscanScratch)
+        if let database = chosen, let hyperscanScratch = chosenScratch {
             let ruleCount = UInt32(prefilter.ruleCount)
+            let partBase = ruleCount + UInt32(prefilter.keywords.count)
             do {
                 try database.scan(bytes, scratch: hyperscanScratch) { hit in
                     if hit.id < ruleCount {
                         let index = Int(hit.id)
+                        if ruleHits[index].isEmpty { touchedRules.append(index) }
+                        ruleHits[index].append(hit.end)
+                    } else if hit.id >= partBase {
+                        // A part's hit is also its rule's: the rule has a candidate.
+                        let part = Int(hit.id - partBase)
+                        if partHits[part].isEmpty { touchedParts.append(part) }
+                        partHits[part].append(hit.end)
+                        let index = prefilter.partOwner[part]
                         if ruleHits[index].isEmpty { touchedRules.append(index) }
                         ruleHits[index].append(hit.end)
                     } else {
@@ -401,8 +494,10 @@ public final class Matcher {
     private func clearCandidates() {
         for index in touchedRules { ruleHits[index].removeAll(keepingCapacity: true) }
         for index in touchedKeywords { keywordHits[index].removeAll(keepingCapacity: true) }
+        for index in touchedParts { partHits[index].removeAll(keepingCapacity: true) }
         touchedRules.removeAll(keepingCapacity: true)
         touchedKeywords.removeAll(keepingCapacity: true)
+        touchedParts.removeAll(keepingCapacity: true)
     }
 
     /// The byte ranges a match ending at one of `ends` can start and end in, merged.

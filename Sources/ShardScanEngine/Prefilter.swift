@@ -10,6 +10,9 @@ import ShardScanCore
 /// pattern hit is a candidate that PCRE2 confirms, and no PCRE2 match can end where Hyperscan reported
 /// nothing. A pattern Hyperscan rejects even so is gated by its rule's keywords, or, without keywords,
 /// runs on every blob.
+///
+/// A co-occurrence rule's parts go in one by one, in place of their alternation: the rule runs only where
+/// every `all` part (and one `any` part) may match, and each part only around its own candidates.
 public final class Prefilter: Sendable {
     /// How a rule is gated.
     public enum Gate: Sendable, Equatable, Codable {
@@ -24,6 +27,9 @@ public final class Prefilter: Sendable {
 
     /// `nil` when there is nothing to put in it.
     let database: Database?
+    /// The patterns and keywords of `view: statements` rules alone, under the same ids: what the statement
+    /// view of a Python file is scanned with (the other rules do not read it). `nil`: use ``database``.
+    let statementDatabase: Database?
     /// Per rule index.
     public let gates: [Gate]
     /// The rules whose pattern is not in the database, which every blob must consider.
@@ -37,6 +43,14 @@ public final class Prefilter: Sendable {
     /// Per rule index: its keywords' indices in ``keywords``.
     let ruleKeywords: [[Int]]
     let ruleCount: Int
+    /// Per rule index with parts in the database: how each part is gated (always `.pattern`), in the
+    /// order of the rule's parts. Part `p` of all such rules, counted in rule order, has Hyperscan id
+    /// `ruleCount + keywords.count + p`.
+    public let partGates: [Int: [Gate]]
+    /// Per rule index: the index of its first part in the flat part numbering (see ``partGates``).
+    let firstPart: [Int: Int]
+    /// Per flat part index: the rule it belongs to.
+    let partOwner: [Int]
     /// Whether the database came from the on-disk cache.
     public let wasCached: Bool
 
@@ -50,25 +64,41 @@ public final class Prefilter: Sendable {
         let cachePaths = cacheDirectory.map { directory in
             (
                 database: (directory as NSString).appendingPathComponent("prefilter-\(key).hsdb"),
-                metadata: (directory as NSString).appendingPathComponent("prefilter-\(key).json")
+                metadata: (directory as NSString).appendingPathComponent("prefilter-\(key).json"),
+                statements: (directory as NSString).appendingPathComponent("prefilter-\(key)-statements.hsdb")
             )
         }
         if let cachePaths, let cached = Self.readCache(database: cachePaths.database, metadata: cachePaths.metadata),
-            cached.metadata.gates.count == rules.count
+            cached.metadata.gates.count == rules.count,
+            case let statements = cached.metadata.hasStatementDatabase
+                ? Self.readDatabase(cachePaths.statements) : nil,
+            statements != nil || !cached.metadata.hasStatementDatabase
         {
             database = cached.database
+            statementDatabase = statements
             gates = cached.metadata.gates
             rejections = cached.metadata.rejections
+            partGates = cached.metadata.partGates
+            (firstPart, partOwner) = Self.numberParts(partGates)
             wasCached = true
             return
         }
 
         var gates: [Gate] = []
         var rejections: [Int: String] = [:]
+        var partGates: [Int: [Gate]] = [:]
         for (index, rule) in rules.enumerated() {
             do {
                 let info = try ExpressionInfo(rule.pattern, flags: Self.patternFlags)
                 gates.append(.pattern(maxWidth: info.maxWidth))
+                // Parts only when Hyperscan takes every one of them; else the alternation gates the rule.
+                if let parts = rule.cooccurrence?.parts,
+                    let widths = try? parts.map({ part throws(HyperscanError) in
+                        try ExpressionInfo(part.pattern, flags: Self.patternFlags).maxWidth
+                    })
+                {
+                    partGates[index] = widths.map { .pattern(maxWidth: $0) }
+                }
             } catch {
                 rejections[index] = error.message
                 gates.append(rule.keywords.isEmpty ? .always : .keywords)
@@ -77,44 +107,105 @@ public final class Prefilter: Sendable {
         // hs_expression_info accepts a few patterns the full compiler refuses: drop those and retry.
         var database: Database?
         while database == nil {
-            var patterns: [Database.Pattern] = []
-            for (index, rule) in rules.enumerated() {
-                if case .pattern = gates[index] {
-                    patterns.append(
-                        Database.Pattern(expression: rule.pattern, id: UInt32(index), flags: Self.patternFlags))
-                }
-            }
-            for (index, keyword) in keywords.enumerated() {
-                patterns.append(
-                    Database.Pattern(
-                        expression: Self.literal(keyword), id: UInt32(rules.count + index), flags: [.caseless]))
-            }
+            let patterns = Self.patterns(
+                rules: rules, keywords: keywords, ruleKeywords: ruleKeywords, gates: gates, partGates: partGates,
+                only: nil)
             if patterns.isEmpty { break }
             do {
                 database = try Database(patterns: patterns)
             } catch {
-                guard let at = error.expressionIndex, Int(patterns[at].id) < rules.count else { throw error }
-                let ruleIndex = Int(patterns[at].id)
-                rejections[ruleIndex] = error.message
-                gates[ruleIndex] = rules[ruleIndex].keywords.isEmpty ? .always : .keywords
+                guard let at = error.expressionIndex else { throw error }
+                let id = Int(patterns[at].id)
+                if id >= rules.count + keywords.count {
+                    // A part the compiler refuses: the rule falls back to its alternation.
+                    let (_, partOwner) = Self.numberParts(partGates)
+                    partGates[partOwner[id - rules.count - keywords.count]] = nil
+                    continue
+                }
+                guard id < rules.count else { throw error }
+                rejections[id] = error.message
+                gates[id] = rules[id].keywords.isEmpty ? .always : .keywords
+                partGates[id] = nil
             }
         }
+        // What the main database took, it takes again in a smaller one; should it fail even so, the main one is used.
+        let statementPatterns = Self.patterns(
+            rules: rules, keywords: keywords, ruleKeywords: ruleKeywords, gates: gates, partGates: partGates,
+            only: .statements)
+        let statementDatabase =
+            database != nil && !statementPatterns.isEmpty ? try? Database(patterns: statementPatterns) : nil
         self.database = database
+        self.statementDatabase = statementDatabase
         self.gates = gates
         self.rejections = rejections
+        self.partGates = partGates
+        (firstPart, partOwner) = Self.numberParts(partGates)
         wasCached = false
         if let cachePaths, let database {
-            Self.writeCache(database, metadata: CacheMetadata(gates: gates, rejections: rejections), to: cachePaths)
+            Self.writeCache(
+                database, statements: statementDatabase,
+                metadata: CacheMetadata(
+                    gates: gates, rejections: rejections, partGates: partGates,
+                    hasStatementDatabase: statementDatabase != nil),
+                to: cachePaths)
         }
+    }
+
+    /// The database's patterns: every prefiltered rule's (each part of a rule in `partGates`) and every
+    /// keyword; with `only`, those of the rules that read that view and their keywords.
+    static func patterns(
+        rules: [Rule], keywords: [String], ruleKeywords: [[Int]], gates: [Gate], partGates: [Int: [Gate]],
+        only view: RuleView?
+    ) -> [Database.Pattern] {
+        var patterns: [Database.Pattern] = []
+        var wantedKeywords = Set<Int>()
+        let (firstPart, _) = Self.numberParts(partGates)
+        for (index, rule) in rules.enumerated() {
+            if let view, rule.view != view { continue }
+            wantedKeywords.formUnion(ruleKeywords[index])
+            guard case .pattern = gates[index] else { continue }
+            if let first = firstPart[index], let parts = rule.cooccurrence?.parts {
+                for (offset, part) in parts.enumerated() {
+                    patterns.append(
+                        Database.Pattern(
+                            expression: part.pattern, id: UInt32(rules.count + keywords.count + first + offset),
+                            flags: Self.patternFlags))
+                }
+            } else {
+                patterns.append(
+                    Database.Pattern(expression: rule.pattern, id: UInt32(index), flags: Self.patternFlags))
+            }
+        }
+        for (index, keyword) in keywords.enumerated() where view == nil || wantedKeywords.contains(index) {
+            patterns.append(
+                Database.Pattern(
+                    expression: Self.literal(keyword), id: UInt32(rules.count + index), flags: [.caseless]))
+        }
+        return patterns
+    }
+
+    /// Numbers the parts of the rules in `partGates` in rule order: each rule's first part, and each part's rule.
+    static func numberParts(_ partGates: [Int: [Gate]]) -> (firstPart: [Int: Int], partOwner: [Int]) {
+        var firstPart: [Int: Int] = [:]
+        var partOwner: [Int] = []
+        for (rule, gates) in partGates.sorted(by: { $0.key < $1.key }) {
+            firstPart[rule] = partOwner.count
+            partOwner += Array(repeating: rule, count: gates.count)
+        }
+        return (firstPart, partOwner)
     }
 
     /// A prefilter that gates nothing: every rule runs on every blob. For when Hyperscan itself fails.
     init(ungated rules: [Rule], reason: String) {
         ruleCount = rules.count
         database = nil
+        statementDatabase = nil
         gates = Array(repeating: .always, count: rules.count)
         rejections = Dictionary(uniqueKeysWithValues: rules.indices.map { ($0, reason) })
         (keywords, ruleKeywords) = Self.indexKeywords(rules)
+        partGates = [:]
+        firstPart = [:]
+        partOwner = []
         wasCached = false
     }
 
@@ -149,12 +240,13 @@ public final class Prefilter: Sendable {
     static func cacheKey(rules: [Rule], keywords: [String]) -> String {
         var hasher = SHA256()
         func add(_ text: String) { hasher.update(data: Data((text + "\u{0}").utf8)) }
-        add("shardscan-prefilter/1")
+        add("shardscan-prefilter/3")
         add(hyperscanVersion)
         add(String(patternFlags.rawValue))
         for rule in rules {
             add(rule.pattern)
             add(rule.keywords.isEmpty ? "-" : "k")
+            for part in rule.cooccurrence?.parts ?? [] { add("part " + part.pattern) }
         }
         for keyword in keywords { add(keyword) }
         return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
@@ -163,6 +255,8 @@ public final class Prefilter: Sendable {
     struct CacheMetadata: Codable {
         var gates: [Gate]
         var rejections: [Int: String]
+        var partGates: [Int: [Gate]]
+        var hasStatementDatabase: Bool
     }
 
     static func readCache(database path: String, metadata metadataPath: String) -> (
@@ -176,16 +270,29 @@ public final class Prefilter: Sendable {
         return (database, metadata)
     }
 
-    /// Writes each file under a temporary name and renames it, so a reader never sees half a file.
+    static func readDatabase(_ path: String) -> Database? {
+        guard let bytes = FileManager.default.contents(atPath: path) else { return nil }
+        return try? Database(serialized: [UInt8](bytes))
+    }
+
+    /// Writes each file under a temporary name and renames it, so a reader never sees half a file; the
+    /// main database last, so that a reader who finds it finds the others.
     static func writeCache(
-        _ database: Database, metadata: CacheMetadata, to paths: (database: String, metadata: String)
+        _ database: Database, statements: Database?, metadata: CacheMetadata,
+        to paths: (database: String, metadata: String, statements: String)
     ) {
         guard let bytes = try? database.serialized(), let metadataBytes = try? JSONEncoder().encode(metadata) else {
             return
         }
+        var files = [(paths.metadata, metadataBytes)]
+        if let statements {
+            guard let statementBytes = try? statements.serialized() else { return }
+            files.append((paths.statements, Data(statementBytes)))
+        }
+        files.append((paths.database, Data(bytes)))
         let directory = (paths.database as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        for (path, data) in [(paths.metadata, metadataBytes), (paths.database, Data(bytes))] {
+        for (path, data) in files {
             let temporary = path + ".\(getpid()).tmp"
             guard FileManager.default.createFile(atPath: temporary, contents: data) else { return }
             guard rename(temporary, path) == 0 else {
