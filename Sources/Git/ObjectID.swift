@@ -7,7 +7,7 @@ import CGit2
 extension ObjectID {
     init(_ oid: git_oid) {
         var copy = oid
-        self = withUnsafeBytes(of: &copy.id) { ObjectID(bytes: $0)! }
+        self = withUnsafeBytes(of: &copy.id) { ObjectID(unsafeBytesAt: $0.baseAddress!) }
     }
 
     var raw: git_oid {

@@ -128,7 +128,7 @@ public final class PackIndex: Sendable {
 
     /// The id of the object at `position` in name order (`0..<count`).
     public func id(at position: Int) -> ObjectID {
-        ObjectID(bytes: file.bytes[(namesStart + position * 20)..<(namesStart + position * 20 + 20)])!
+        ObjectID(unsafeBytesAt: file.base! + namesStart + position * 20)
     }
 
     /// The pack offset of the object at `position` in name order.

@@ -12,7 +12,7 @@ import ShardScanStore
 /// `shardscan bench`: times scans of a benchmark shard against reading the same shard with git.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time full and incremental scans of a benchmark shard against reading it with git.",
+        abstract: "Time scans and hunts of a benchmark shard against reading it with git.",
         discussion: """
             SHARD is a bare repository made by scripts/make-bench-shard: refs/heads/code at ~90% of its releases, \
             refs/bench/full at 100%, refs/bench/half at about half of code's content, and refs/bench/base at the \
@@ -23,15 +23,20 @@ struct Bench: AsyncParsableCommand {
               full         shardscan scan, code at 90%, into a fresh store
               incremental  the same store scanned again, code moved to refs/bench/full
               half         code at refs/bench/half, a fresh store (not with --skip-half)
+              hunt paths   shardscan hunt --path GLOB --count, code at refs/bench/full (not with --skip-hunt)
+              hunt content shardscan hunt PATTERN --count, code at refs/bench/full (not with --skip-hunt)
               peer         each --peer command, with {shard} replaced by the shard's path (run by /bin/sh)
               backfill     with --backfill-pack: the incremental store scanned again with that pack added (no new \
             commits: the time is the backfill of the pack over all history)
 
+            --skip-scans leaves out full, incremental and half: the hunts against the baseline alone.
+
             Then it prints each measurement's median and min wall time, median CPU time (user + system, \
             steadier than wall time on a busy machine), MB/s (median wall time) over the blob bytes it covers \
             (MB = 10^6 bytes; all blobs for the baseline, those reachable from code for a full scan, those \
-            new since code for the incremental one), full/baseline, the incremental time against its share \
-            of the full time (incremental / (full × new bytes / bytes at code)), and peak RSS with full/half. \
+            new since code for the incremental one, all blobs for the hunts), full/baseline, each hunt/baseline \
+            (targets: at most 0.1 for the path-only hunt, which reads no blob, 1.0 for the content hunt), \
+            the incremental time against its share of the full time (incremental / (full × new bytes / bytes at code)), and peak RSS with full/half. \
             refs/heads/code is put back where it was at the end, on errors and on SIGINT or SIGTERM.
             """
     )
@@ -49,6 +54,22 @@ struct Bench: AsyncParsableCommand {
 
     @Flag(help: "Skip the half-size scan (and the full/half RSS ratio).")
     var skipHalf = false
+
+    @Flag(help: "Skip the two hunts.")
+    var skipHunt = false
+
+    @Flag(help: "Skip the scans (full, incremental and half): time the hunts against the baseline alone.")
+    var skipScans = false
+
+    @Option(
+        help: ArgumentHelp(
+            "The glob of the path-only hunt (`shardscan hunt --path GLOB`).", valueName: "glob"))
+    var huntPath = "*/pyproject.toml"
+
+    @Option(
+        help: ArgumentHelp(
+            "The PCRE2 pattern of the content hunt, which reads every blob of history.", valueName: "pattern"))
+    var huntPattern = "AKIA[0-9A-Z]{16}"
 
     @Option(
         name: .customLong("peer"),
@@ -72,6 +93,7 @@ struct Bench: AsyncParsableCommand {
 
     func validate() throws {
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+        if skipScans && skipHunt { throw ValidationError("--skip-scans and --skip-hunt leave nothing to time") }
         for peer in peers where !peer.contains("{shard}") {
             throw ValidationError("--peer '\(peer)': the command must name the shard as {shard}")
         }
@@ -94,7 +116,7 @@ struct Bench: AsyncParsableCommand {
         ChildSignals.install()
         defer { ChildSignals.uninstall() }
         do {
-            let refs = try BenchRefs(git: git, needHalf: !skipHalf)
+            let refs = try BenchRefs(git: git, needHalf: !skipHalf && !skipScans)
             defer {
                 do {
                     try git.setCode(refs.original, ignoringInterrupt: true)
@@ -123,7 +145,7 @@ struct Bench: AsyncParsableCommand {
         let bytes = BenchReport.Bytes(
             all: try git.allBlobBytes(), code: try git.blobBytes([refs.base]),
             new: try git.blobBytes([refs.full, "^" + refs.base]),
-            half: skipHalf ? nil : try git.blobBytes([refs.half!]))
+            half: skipHalf || skipScans ? nil : try git.blobBytes([refs.half!]))
         var samples: [BenchReport.Measurement.Kind: [ChildRun]] = [:]
         let peers = try self.peers.map(BenchPeer.init(command:))
         var peerSamples = [[ChildRun]](repeating: [], count: peers.count)
@@ -138,17 +160,34 @@ struct Bench: AsyncParsableCommand {
                 stderr: work.appendingPathComponent("baseline.log").path)
             guard baseline.status == 0 else { throw BenchError("git cat-file --batch-all-objects failed") }
             samples[.baseline, default: []].append(baseline)
+            if !skipHunt {
+                // A hunt searches all of history, as the baseline reads every object.
+                try git.setCode(refs.full)
+                let hunts: [(BenchReport.Measurement.Kind, [String])] = [
+                    (.huntPaths, ["--path", huntPath]), (.huntContent, [huntPattern]),
+                ]
+                for (kind, arguments) in hunts {
+                    let log = work.appendingPathComponent("\(kind.rawValue)-\(iteration).log").path
+                    let run = try Spawn.run(
+                        [executable, "hunt"] + arguments + ["--count", git.repository],
+                        stdout: work.appendingPathComponent("\(kind.rawValue)-\(iteration).out").path, stderr: log)
+                    // 0: found, 1: nothing found; anything else is a failed hunt.
+                    guard run.status == 0 || run.status == 1 else {
+                        throw BenchError("the \(kind.rawValue) run exited with \(run.status):\n" + Self.tail(of: log))
+                    }
+                    samples[kind, default: []].append(run)
+                }
+            }
             try git.setCode(refs.base)
             for (number, peer) in peers.enumerated() {
                 let log = work.appendingPathComponent("peer\(number + 1)-\(iteration).log").path
                 peerSamples[number].append(try peer.run(shard: git.repository, log: log))
             }
 
-            var steps: [(BenchReport.Measurement.Kind, String, String)] = [
-                (.full, refs.base, full), (.incremental, refs.full, full),
-            ]
-            if backfillPack != nil { steps.append((.backfill, refs.full, full)) }
-            if let halfCommit = refs.half, !skipHalf { steps.append((.half, halfCommit, half)) }
+            var steps: [(BenchReport.Measurement.Kind, String, String)] =
+                skipScans ? [] : [(.full, refs.base, full), (.incremental, refs.full, full)]
+            if backfillPack != nil, !skipScans { steps.append((.backfill, refs.full, full)) }
+            if let halfCommit = refs.half, !skipHalf, !skipScans { steps.append((.half, halfCommit, half)) }
             let backfillRules = backfillPack.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []
             for (kind, commit, store) in steps {
                 if kind != .incremental && kind != .backfill { try Self.removeStore(store) }
@@ -184,6 +223,7 @@ struct Bench: AsyncParsableCommand {
             case .incremental: covered = bytes.new
             case .half: covered = bytes.half ?? 0
             case .backfill: covered = bytes.code + bytes.new
+            case .huntPaths, .huntContent: covered = bytes.all
             }
             return BenchReport.Measurement(
                 kind: kind, runs: runs, bytes: covered, scannedBytes: counters[kind]?.bytesScanned,

@@ -19,6 +19,8 @@ struct BenchReport: Encodable {
     struct Measurement: Encodable {
         enum Kind: String, Encodable, CaseIterable {
             case baseline, full, incremental, half, backfill
+            case huntPaths = "hunt-paths"
+            case huntContent = "hunt-content"
         }
 
         var kind: Kind
@@ -108,6 +110,21 @@ struct BenchReport: Encodable {
         return full.median / baseline.median
     }
 
+    /// A measurement's median wall time over the baseline's.
+    func overBaseline(_ kind: Measurement.Kind) -> Double? {
+        guard let measurement = self[kind], let baseline = self[.baseline], baseline.median > 0 else { return nil }
+        return measurement.median / baseline.median
+    }
+
+    /// The most a hunt may take, in baselines (issue 14): a path-only hunt reads no blob.
+    static func target(_ kind: Measurement.Kind) -> Double? {
+        switch kind {
+        case .huntPaths: return 0.1
+        case .huntContent: return 1.0
+        default: return nil
+        }
+    }
+
     /// Incremental scan time over the full scan's time scaled to the share of new bytes.
     var incrementalOverShare: Double? {
         guard let incremental = self[.incremental], let full = self[.full], bytes.code > 0, bytes.new > 0 else {
@@ -137,7 +154,8 @@ struct BenchReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case shard, iterations, releases, bytes, measurements, fullOverBaseline, incrementalOverShare
-        case rssFullOverHalf, peers, fullCPUOverBaseline, backfillOverFull
+        case rssFullOverHalf, peers, fullCPUOverBaseline, backfillOverFull, huntPathsOverBaseline,
+            huntContentOverBaseline
     }
 
     func encode(to encoder: Encoder) throws {
@@ -152,6 +170,8 @@ struct BenchReport: Encodable {
         try container.encodeIfPresent(rssFullOverHalf, forKey: .rssFullOverHalf)
         try container.encodeIfPresent(backfillOverFull, forKey: .backfillOverFull)
         try container.encodeIfPresent(self[.full].flatMap { cpuOver($0.cpuMedian) }, forKey: .fullCPUOverBaseline)
+        try container.encodeIfPresent(overBaseline(.huntPaths), forKey: .huntPathsOverBaseline)
+        try container.encodeIfPresent(overBaseline(.huntContent), forKey: .huntContentOverBaseline)
         if !peers.isEmpty { try container.encode(peers, forKey: .peers) }
     }
 
@@ -180,6 +200,7 @@ struct BenchReport: Encodable {
             .baseline: "baseline (git cat-file)", .full: "full scan (code at 90%)",
             .incremental: "incremental (+10%)", .half: "half scan (code at half)",
             .backfill: "backfill (+1 pack)",
+            .huntPaths: "hunt, paths only", .huntContent: "hunt, pattern",
         ]
         for measurement in measurements {
             var ratio = ""
@@ -192,6 +213,9 @@ struct BenchReport: Encodable {
                 let byteRatio = Double(bytes.code) / Double(Swift.max(1, bytes.half ?? 0))
                 ratio = rssFullOverHalf.map { "  RSS full/half \(fixed($0)) (bytes \(fixed(byteRatio)))" } ?? ""
             case .backfill: ratio = backfillOverFull.map { "  \(fixed($0)) × full scan" } ?? ""
+            case .huntPaths, .huntContent:
+                ratio = overBaseline(measurement.kind).map { "  \(fixed($0)) × baseline" } ?? ""
+                if let target = Self.target(measurement.kind) { ratio += " (target ≤ \(fixed(target, 1)))" }
             case .baseline: ratio = ""
             }
             lines.append(

@@ -25,6 +25,14 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible 
         self.low = low
     }
 
+    /// Reads the 20 raw bytes at `pointer`: what tree walks and pack readers use, many times an entry, where the
+    /// generic ``init(bytes:)`` (not specialised across modules) costs more than the walk around it.
+    public init(unsafeBytesAt pointer: UnsafeRawPointer) {
+        high = UInt64(bigEndian: pointer.loadUnaligned(as: UInt64.self))
+        middle = UInt64(bigEndian: pointer.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        low = UInt32(bigEndian: pointer.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
+    }
+
     /// Parses 40 hexadecimal digits.
     public init?(hex: some StringProtocol) {
         let digits = Array(hex.utf8)

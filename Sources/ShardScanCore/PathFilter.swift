@@ -22,16 +22,34 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
     public let pattern: String
     private let segments: [Substring]
     private let matchesBaseName: Bool
+    /// What every matching path ends with: the last segment's bytes after its last wildcard (empty when that
+    /// segment is `**` or ends with a wildcard). Checked first, it turns most paths away without splitting them.
+    private let literalTail: [UInt8]
 
     public init(_ pattern: String) {
         self.pattern = pattern
         self.matchesBaseName = !pattern.contains("/")
         self.segments = pattern.split(separator: "/", omittingEmptySubsequences: true)
+        if let last = segments.last, last != "**" {
+            let bytes = Array(last.utf8)
+            let wildcard = bytes.lastIndex { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") }
+            literalTail = Array(bytes[(wildcard.map { $0 + 1 } ?? 0)...])
+        } else {
+            literalTail = []
+        }
     }
 
     public var description: String { pattern }
 
     public func matches(_ path: String) -> Bool {
+        if !literalTail.isEmpty {
+            // The last segment matches the last part, which ends the path (but for trailing `/`s).
+            var end = path.utf8.endIndex
+            while end > path.utf8.startIndex, path.utf8[path.utf8.index(before: end)] == UInt8(ascii: "/") {
+                end = path.utf8.index(before: end)
+            }
+            guard path.utf8[..<end].reversed().starts(with: literalTail.reversed()) else { return false }
+        }
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         if matchesBaseName {
             guard let last = parts.last, let only = segments.first else { return false }

@@ -38,6 +38,26 @@ public struct ReleasePath: Sendable, Equatable, Hashable {
             innerPath: parts.count == 4 ? parts[3] : "")
     }
 
+    /// `parse(shardPath)`, taking project, version and release file from `previous` when `shardPath` lies in
+    /// the same release (as the paths of one commit do), so that only the inner path is cut out.
+    public static func parse(_ shardPath: String, reusing previous: ReleasePath?) -> ReleasePath {
+        guard let previous, !previous.project.isEmpty else { return parse(shardPath) }
+        let bytes = shardPath.utf8
+        var index = bytes.startIndex
+        // `packages/<project>/<release file>/`, byte for byte.
+        for part in ["packages", previous.project, previous.filename] {
+            for byte in part.utf8 {
+                guard index < bytes.endIndex, bytes[index] == byte else { return parse(shardPath) }
+                index = bytes.index(after: index)
+            }
+            guard index < bytes.endIndex, bytes[index] == UInt8(ascii: "/") else { return parse(shardPath) }
+            index = bytes.index(after: index)
+        }
+        var release = previous
+        release.innerPath = String(shardPath[index...])
+        return release
+    }
+
     /// PEP 503 normalisation of a project name. Separators are scalars, as in PEP 503's
     /// `re.sub(r"[-_.]+", "-", name)`: a `_` followed by a combining mark is one Character but still a separator.
     public static func normalize(_ name: String) -> String {

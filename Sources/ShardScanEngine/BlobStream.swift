@@ -20,6 +20,8 @@ struct CommitWork {
         var shardPath: String
         /// The shard path's bytes when they are not valid UTF-8.
         var shardPathBytes: Data?
+        /// Whether the entry is a symbolic link (its blob holds the link's target).
+        var isSymlink = false
         /// `nil` while the blob's scan (started by this or an earlier commit) is not in yet.
         var matchCount: Int?
     }
@@ -48,8 +50,13 @@ struct BlobWindow {
 /// blobs already scanned (in this walk or, as its ``BlobDedupe`` says, before) are only located, and the others
 /// become ``BlobRequest``s, gathered into windows of many commits so that a ``BlobReadOrder`` can order reads
 /// across commits.
+///
+/// Trees are read and diffed by a ``TreeReader`` over the shard's packs (loose trees through libgit2); a shard
+/// whose packs cannot be opened is diffed by libgit2.
 struct BlobStream {
     let repository: Repository
+    /// `nil` when the shard's packs cannot be opened.
+    private let trees: TreeReader?
     let commits: [ObjectID]
     let dedupe: any BlobDedupe
     let ruleSetID: Int64
@@ -60,6 +67,8 @@ struct BlobStream {
     private(set) var position = 0
     /// Trees of commits read whose children are not read yet: a commit's parent is usually the one before it.
     private var treeOfParent: [ObjectID: ObjectID] = [:]
+    /// The release of the last path parsed: most paths of a commit lie in one release.
+    private var lastRelease: ReleasePath?
 
     init(
         repository: Repository, commits: [ObjectID], dedupe: any BlobDedupe, ruleSetID: Int64, blobs: WalkBlobs
@@ -69,6 +78,21 @@ struct BlobStream {
         self.dedupe = dedupe
         self.ruleSetID = ruleSetID
         self.blobs = blobs
+        trees = Self.treeReader(for: repository)
+    }
+
+    /// A tree reader over `repository`'s packs, or `nil` when they cannot be opened.
+    static func treeReader(for repository: Repository) -> TreeReader? {
+        guard let packs = try? PackSet(repository: repository),
+            let reader = try? PackReader(packs: packs, repositoryPath: repository.gitDirectory, cacheBytes: 8 << 20)
+        else { return nil }
+        return TreeReader(reader: reader)
+    }
+
+    /// The files commit-tree `new` adds or changes against `old`.
+    func changes(from old: ObjectID?, to new: ObjectID) throws -> [FileChange] {
+        if let trees { return try trees.changes(from: old, to: new) }
+        return try repository.changes(from: old, to: new)
     }
 
     var isAtEnd: Bool { position >= commits.count }
@@ -102,15 +126,17 @@ struct BlobStream {
             if let tree = treeOfParent.removeValue(forKey: parent) { return tree }
             return try repository.commit(parent).tree
         }
-        let changes = try repository.changes(from: parentTree, to: commit.tree)
+        let changes = try self.changes(from: parentTree, to: commit.tree)
         let unknown = changes.map(\.blob).filter { blobs.resolved[$0] == nil && !blobs.inFlight.contains($0) }
         let known = try dedupe.scannedBlobs(unknown, ruleSetID: ruleSetID)
         var work = CommitWork(commit: commitID, time: commit.time)
         for change in changes {
             let oid = change.blob
-            let release = ReleasePath.parse(change.path)
+            let release = ReleasePath.parse(change.path, reusing: lastRelease)
+            lastRelease = release
             var entry = CommitWork.Entry(
-                oid: oid, release: release, shardPath: change.path, shardPathBytes: change.pathBytes.map { Data($0) })
+                oid: oid, release: release, shardPath: change.path, shardPathBytes: change.pathBytes.map { Data($0) },
+                isSymlink: change.isSymlink)
             if let count = blobs.resolved[oid] ?? known[oid] {
                 work.counters.blobsSeen += 1
                 entry.matchCount = count

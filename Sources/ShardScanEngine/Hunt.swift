@@ -124,32 +124,34 @@ public enum Hunter {
                 guard let reference = source.reference, let tip = try repository.commitID(ofReference: reference)
                 else { throw ShardProblem("reference \(source.reference ?? "?") not found") }
                 counters.shards += 1
-                var treeOfParent: [ObjectID: ObjectID] = [:]
-                for commitID in try repository.commits(from: tip) {
-                    let commit = try repository.commit(commitID)
-                    treeOfParent[commitID] = commit.tree
-                    counters.commits += 1
-                    if let since = query.since, commit.time < since { continue }
-                    let parentTree = try commit.parents.first.map { (parent) throws(GitError) -> ObjectID in
-                        if let tree = treeOfParent.removeValue(forKey: parent) { return tree }
-                        return try repository.commit(parent).tree
-                    }
-                    for change in try repository.changes(from: parentTree, to: commit.tree) where !change.isSymlink {
-                        let release = ReleasePath.parse(change.path)
-                        if let project = query.project, release.projectNormalized != project { continue }
-                        if !query.paths.isEmpty, !query.paths.contains(where: { $0.matches(release.innerPath) }) {
-                            continue
+                // The scan's own walk: each commit's tree diff against its first parent, oldest first.
+                var stream = BlobStream(
+                    repository: repository, commits: try repository.commits(from: tip), dedupe: NothingScanned(),
+                    ruleSetID: 0, blobs: WalkBlobs())
+                while !stream.isAtEnd {
+                    var window = BlobWindow()
+                    _ = stream.read(into: &window, stopReason: { nil })
+                    for work in window.commits {
+                        counters.commits += 1
+                        if let since = query.since, work.time < since { continue }
+                        for entry in work.entries where !entry.isSymlink {
+                            let release = entry.release
+                            if let project = query.project, release.projectNormalized != project { continue }
+                            if !query.paths.isEmpty, !query.paths.contains(where: { $0.matches(release.innerPath) }) {
+                                continue
+                            }
+                            let place = HuntPlace(
+                                shard: source.name, commit: work.commit, time: work.time, release: release,
+                                shardPath: entry.shardPath)
+                            counters.places += 1
+                            if places[entry.oid] == nil {
+                                order.append(entry.oid)
+                                repositoryOf[entry.oid] = source.repositoryPath
+                            }
+                            places[entry.oid, default: []].append(place)
                         }
-                        let place = HuntPlace(
-                            shard: source.name, commit: commitID, time: commit.time, release: release,
-                            shardPath: change.path)
-                        counters.places += 1
-                        if places[change.blob] == nil {
-                            order.append(change.blob)
-                            repositoryOf[change.blob] = source.repositoryPath
-                        }
-                        places[change.blob, default: []].append(place)
                     }
+                    if let end = window.end { throw end }
                 }
             } catch {
                 warning("\(source.name): \(GitProblem.describe(error)); the other shards are still searched")
@@ -198,6 +200,10 @@ public enum Hunter {
         return String(inner.split(separator: "/").last ?? "")
     }
 
+    /// Blobs a worker takes at a time: consecutive in pack order, so that one worker's delta cache holds the
+    /// bases of the next ones (dealt one by one, two workers would each inflate most bases).
+    static let batchSize = 64
+
     /// Reads `blobs` on worker threads, each once, and hands the ones that matched to `emit` in `blobs`' order.
     private static func read(
         _ blobs: [ObjectID], from repositoryOf: [ObjectID: String], innerPaths: [ObjectID: String],
@@ -205,8 +211,9 @@ public enum Hunter {
         extract: Extract?, inspect: Inspect?, counters: inout HuntCounters, warning: (String) -> Void,
         emit: (HuntResult) -> Void
     ) {
-        let workerCount = max(1, min(query.workers, blobs.count))
-        let jobs = WorkQueue<HuntJob>(capacity: 64 * workerCount)
+        let batchCount = (blobs.count + batchSize - 1) / batchSize
+        let workerCount = max(1, min(query.workers, batchCount))
+        let jobs = WorkQueue<HuntJob>(capacity: 4 * workerCount)
         let results = WorkQueue<HuntJobResult>(capacity: jobs.capacity + workerCount + 1)
         let done = DispatchGroup()
         var started = 0
@@ -231,27 +238,34 @@ public enum Hunter {
         var waiting: [Int: HuntJobResult] = [:]
         var next = 0
         var pushed = 0
-        func take(_ result: HuntJobResult) {
-            waiting[result.index] = result
+        func take(_ batch: HuntJobResult) {
+            waiting[batch.index] = batch
             while let ready = waiting.removeValue(forKey: next) {
                 next += 1
-                if let error = ready.error {
-                    warning(error)
-                    continue
+                for (result, error) in zip(ready.results, ready.errors) {
+                    if let error {
+                        warning(error)
+                        continue
+                    }
+                    if result.skipped != nil {
+                        counters.blobsSkipped += 1
+                    } else {
+                        counters.blobsRead += 1
+                        counters.bytesRead += result.size
+                    }
+                    if !query.readsContent || !result.matches.isEmpty { emit(result) }
                 }
-                if ready.result.skipped != nil {
-                    counters.blobsSkipped += 1
-                } else {
-                    counters.blobsRead += 1
-                    counters.bytesRead += ready.result.size
-                }
-                if !query.readsContent || !ready.result.matches.isEmpty { emit(ready.result) }
             }
         }
-        for (index, blob) in blobs.enumerated() {
+        for batch in 0..<batchCount {
+            let range = batch * batchSize..<min(blobs.count, (batch + 1) * batchSize)
             let job = HuntJob(
-                index: index, blob: blob, repositoryPath: repositoryOf[blob] ?? "",
-                innerPath: innerPaths[blob] ?? "", name: names[blob] ?? "")
+                index: batch,
+                blobs: blobs[range].map { blob in
+                    HuntJob.Blob(
+                        blob: blob, repositoryPath: repositoryOf[blob] ?? "", innerPath: innerPaths[blob] ?? "",
+                        name: names[blob] ?? "")
+                })
             while !jobs.tryPush(job) {
                 guard let result = results.pop() else { break }
                 take(result)
@@ -265,19 +279,30 @@ public enum Hunter {
     }
 }
 
-private struct HuntJob: Sendable {
-    var index: Int
-    var blob: ObjectID
-    var repositoryPath: String
-    /// The path inside the release of the blob's first place, which a rule's `paths` see.
-    var innerPath: String
-    var name: String
+/// A hunt keeps no record of scanned blobs: every blob of history is new to it.
+private struct NothingScanned: BlobDedupe {
+    func scannedBlobs(_ oids: [ObjectID], ruleSetID: Int64) throws -> [ObjectID: Int] { [:] }
 }
 
+/// Consecutive blobs of the read order, read by one worker.
+private struct HuntJob: Sendable {
+    struct Blob: Sendable {
+        var blob: ObjectID
+        var repositoryPath: String
+        /// The path inside the release of the blob's first place, which a rule's `paths` see.
+        var innerPath: String
+        var name: String
+    }
+
+    var index: Int
+    var blobs: [Blob]
+}
+
+/// A job's results, one per blob, with the error that left a blob out, if one did.
 private struct HuntJobResult: Sendable {
     var index: Int
-    var result: HuntResult
-    var error: String?
+    var results: [HuntResult]
+    var errors: [String?]
 }
 
 /// A worker's repository handles and match state; lives on one thread.
@@ -300,39 +325,45 @@ private final class HuntWorker: @unchecked Sendable {
         var matcher: Matcher?
         if case .rule(let ruleSet, _) = query.content { matcher = Matcher(ruleSet: ruleSet) }
         while let job = jobs.pop() {
-            var result = HuntResult(blob: job.blob, places: [], matches: [], skipped: nil, size: 0)
-            do {
-                let reader: any BlobReader
-                if let open = readers[job.repositoryPath] {
-                    reader = open
-                } else {
-                    reader = try access.makeReader(repositoryPath: job.repositoryPath)
-                    readers[job.repositoryPath] = reader
-                }
-                result.size = try reader.size(of: job.blob)
-                if result.size > query.maxBlobSize {
-                    result.skipped = "too-large"
-                } else {
-                    try reader.withBytes(of: job.blob) { bytes in
-                        let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
-                        if query.readsContent && probe.contains(0) && UnicodeForm.detect(bytes) == nil {
-                            result.skipped = "binary"
-                            return
-                        }
-                        inspect?(job.innerPath, bytes)
-                        result.matches = try matches(in: bytes, path: job.innerPath, scratch: scratch, matcher: matcher)
-                        if let extract, !query.readsContent || !result.matches.isEmpty {
-                            try extract(job.blob, job.name, bytes)
+            var batch = HuntJobResult(index: job.index, results: [], errors: [])
+            batch.results.reserveCapacity(job.blobs.count)
+            batch.errors.reserveCapacity(job.blobs.count)
+            for job in job.blobs {
+                var result = HuntResult(blob: job.blob, places: [], matches: [], skipped: nil, size: 0)
+                do {
+                    let reader: any BlobReader
+                    if let open = readers[job.repositoryPath] {
+                        reader = open
+                    } else {
+                        reader = try access.makeReader(repositoryPath: job.repositoryPath)
+                        readers[job.repositoryPath] = reader
+                    }
+                    result.size = try reader.size(of: job.blob)
+                    if result.size > query.maxBlobSize {
+                        result.skipped = "too-large"
+                    } else {
+                        try reader.withBytes(of: job.blob) { bytes in
+                            let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
+                            if query.readsContent && probe.contains(0) && UnicodeForm.detect(bytes) == nil {
+                                result.skipped = "binary"
+                                return
+                            }
+                            inspect?(job.innerPath, bytes)
+                            result.matches = try matches(
+                                in: bytes, path: job.innerPath, scratch: scratch, matcher: matcher)
+                            if let extract, !query.readsContent || !result.matches.isEmpty {
+                                try extract(job.blob, job.name, bytes)
+                            }
                         }
                     }
+                    batch.results.append(result)
+                    batch.errors.append(nil)
+                } catch {
+                    batch.results.append(result)
+                    batch.errors.append("blob \(job.blob.hex): \(GitProblem.describe(error)); left out")
                 }
-                results.push(HuntJobResult(index: job.index, result: result))
-            } catch {
-                results.push(
-                    HuntJobResult(
-                        index: job.index, result: result,
-                        error: "blob \(job.blob.hex): \(GitProblem.describe(error)); left out"))
             }
+            results.push(batch)
         }
     }
 

@@ -36,10 +36,14 @@ import Testing
         let (folder, shard, rules, commits) = try Self.fixture()
         defer { try? FileManager.default.removeItem(at: folder) }
         let work = folder.appendingPathComponent("work").path
-        let result = try CLI.run(["bench", shard, "--iterations", "1", "--rules", rules, "--work-dir", work])
+        let result = try CLI.run([
+            "bench", shard, "--iterations", "1", "--rules", rules, "--work-dir", work, "--hunt-path", "setup.py",
+            "--hunt-pattern", "ghp_[A-Za-z0-9]+",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         for row in [
             "baseline (git cat-file)", "full scan (code at 90%)", "incremental (+10%)", "half scan (code at half)",
+            "hunt, paths only", "hunt, pattern", "(target ≤ 0.1)", "(target ≤ 1.0)",
         ] {
             #expect(result.stdout.contains(row), "\(result.stdout)")
         }
@@ -49,12 +53,19 @@ import Testing
         #expect(result.stdout.contains("releases: 9 at code (90%), 10 at refs/bench/full, 5 at refs/bench/half"))
         #expect(try Repository(at: shard).commitID(ofReference: "refs/heads/code") == commits[8])
         #expect(FileManager.default.fileExists(atPath: work + "/full.sqlite"))
+        // The hunts search all ten releases (refs/bench/full), not code's nine.
+        let paths = try String(contentsOfFile: work + "/hunt-paths-1.out", encoding: .utf8)
+        #expect(paths.hasPrefix("0 matches in 10 files (10 distinct blobs)"), "\(paths)")
+        let content = try String(contentsOfFile: work + "/hunt-content-1.out", encoding: .utf8)
+        #expect(content.hasPrefix("2 matches in 2 files (2 distinct blobs)"), "\(content)")
     }
 
     @Test func jsonWithoutTheHalfScan() throws {
         let (folder, shard, rules, commits) = try Self.fixture()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let result = try CLI.run(["bench", shard, "--iterations", "2", "--rules", rules, "--skip-half", "--json"])
+        let result = try CLI.run([
+            "bench", shard, "--iterations", "2", "--rules", rules, "--skip-half", "--skip-hunt", "--json",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let document = try #require(
             try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -70,6 +81,22 @@ import Testing
         #expect(document["rssFullOverHalf"] == nil)
         #expect(document["fullOverBaseline"] is Double)
         #expect(try Repository(at: shard).commitID(ofReference: "refs/heads/code") == commits[8])
+    }
+
+    /// `--skip-scans` times the hunts against the baseline alone; with `--skip-hunt` nothing is left.
+    @Test func huntsAloneAgainstTheBaseline() throws {
+        let (folder, shard, rules, commits) = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try CLI.run(["bench", shard, "--iterations", "1", "--rules", rules, "--skip-scans", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let measurements = try #require(document["measurements"] as? [[String: Any]])
+        #expect(measurements.compactMap { $0["kind"] as? String } == ["baseline", "hunt-paths", "hunt-content"])
+        #expect(document["huntContentOverBaseline"] is Double)
+        #expect(try Repository(at: shard).commitID(ofReference: "refs/heads/code") == commits[8])
+        let neither = try CLI.run(["bench", shard, "--skip-scans", "--skip-hunt"])
+        #expect(neither.status != 0 && neither.stderr.contains("leave nothing to time"), "\(neither.stderr)")
     }
 
     @Test func aFailedScanStillRestoresCode() throws {
@@ -107,6 +134,10 @@ import Testing
             #expect((peer["peakRSSBytes"] as? Int ?? 0) > 0)
         }
         #expect(document["fullCPUOverBaseline"] is Double)
+        #expect(document["huntPathsOverBaseline"] is Double)
+        #expect(document["huntContentOverBaseline"] is Double)
+        let kinds = (document["measurements"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+        #expect(kinds == ["baseline", "full", "incremental", "hunt-paths", "hunt-content"])
 
         let table = try CLI.run([
             "bench", shard, "--iterations", "1", "--rules", rules, "--skip-half", "--peer",

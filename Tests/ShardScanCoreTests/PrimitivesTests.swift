@@ -21,9 +21,33 @@ import Testing
         ("setup.py", "demo-1.0/setup.py", true),
         ("docs/**/*.rst", "docs/a/b/c.rst", true),
         ("?.env", "a.env", true),
+        // The literal tail a path must end with is checked before the segments: trailing `/`s, wildcards last.
+        ("*/pyproject.toml", "demo-1.0/pyproject.toml", true),
+        ("*/pyproject.toml", "demo-1.0/pyproject.toml/", true),
+        ("*/pyproject.toml", "demo-1.0/pyproject.tom", false),
+        ("*/pyproject.toml", "pyproject.toml", false),
+        ("*/pyproject.toml", "a/b/pyproject.toml", false),
+        ("PKG-INFO", "demo-1.0/PKG-INFO", true),
+        ("PKG-INFO", "demo-1.0/XPKG-INFO", false),
+        ("a?c", "x/abc", true),
+        ("a?c", "x/abd", false),
+        ("**/x*", "q/x", true),
+        ("src/**", "src/a/b", true),
+        ("*.py", "pkg/a.py/", true),
     ])
     func globs(glob: String, path: String, matches: Bool) {
         #expect(Glob(glob).matches(path) == matches)
+    }
+
+    /// The id read straight from memory (at any alignment) is the id of the same bytes read one by one.
+    @Test func objectIDFromUnalignedMemory() {
+        var generator = SystemRandomNumberGenerator()
+        for offset in 0..<8 {
+            let bytes = (0..<(20 + offset)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let read = bytes.withUnsafeBytes { ObjectID(unsafeBytesAt: $0.baseAddress! + offset) }
+            #expect(read == ObjectID(bytes: bytes[offset...]))
+            #expect(read.bytes == Array(bytes[offset...]))
+        }
     }
 
     @Test func pathFilterExcludeWins() {

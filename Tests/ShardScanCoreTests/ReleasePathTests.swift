@@ -43,6 +43,25 @@ import Testing
         #expect(parsed.innerPath == inner)
     }
 
+    /// Parsing with the previous path's release gives what parsing alone gives, in the same release or not.
+    @Test func reusingThePreviousReleaseChangesNothing() {
+        let paths = [
+            "packages/pkg/pkg-1.0.tar.gz/pkg-1.0/a.py", "packages/pkg/pkg-1.0.tar.gz/pkg-1.0/b/c.py",
+            "packages/pkg/pkg-1.0.tar.gz/", "packages/pkg/pkg-1.0.tar.gz", "packages/pkg/pkg-1.0.tar.gz/x",
+            "packages/pkg/pkg-1.0.tar.gzz/x", "packages/pkg/pkg-1.0.tar.g", "packages/pkgx/pkg-1.0.tar.gz/x",
+            "packages/Pkg/pkg-1.0.tar.gz/x", "README.md", "packages/pkg/pkg-1.0.tar.gz/x",
+            "packagesX/pkg/pkg-1.0.tar.gz/x",
+            "packages/caf\u{E9}/caf\u{E9}-2.whl/\u{1F600}/y", "packages/caf\u{E9}/caf\u{E9}-2.whl/z",
+            "packages/cafe\u{301}/caf\u{E9}-2.whl/z",
+        ]
+        var previous: ReleasePath?
+        for path in paths {
+            let reused = ReleasePath.parse(path, reusing: previous)
+            #expect(reused == ReleasePath.parse(path), "\(path)")
+            previous = reused
+        }
+    }
+
     @Test func normalisesLikePEP503() {
         #expect(ReleasePath.normalize("Flask_Login") == "flask-login")
         #expect(ReleasePath.normalize("zope.interface") == "zope-interface")
