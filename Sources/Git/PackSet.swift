@@ -153,6 +153,14 @@ extension PackSet {
         return max(1, firstSize ?? 1)
     }
 
+    /// Lets the kernel drop the pages of the packs this set has touched (``estimatedSize(at:)`` reads entry
+    /// headers all over a pack): mapped pages count in the resident size until dropped, and a set used only to
+    /// weigh and order windows would otherwise end up holding the whole pack. Pages are read again from the
+    /// file when touched again; the readers' own sets are separate mappings and keep theirs.
+    public func releaseMappedPages() {
+        for pack in packs { pack.release(0..<pack.count) }
+    }
+
     /// How far ``estimatedSize(at:)`` follows a delta chain.
     public static let maxEstimateHops = 16
 }

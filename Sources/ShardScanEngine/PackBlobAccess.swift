@@ -39,6 +39,9 @@ struct PackOrder: BlobReadOrder {
         for index in window.indices {
             window[index].weight = packs.location(of: window[index].blob).map(packs.estimatedSize(at:)) ?? 1
         }
+        // The headers just read lie all over the pack; kept mapped, they would add up to the whole pack's size
+        // in the resident set (on a 1.7 GB shard, +190 MB of peak RSS).
+        packs.releaseMappedPages()
     }
 }
 
