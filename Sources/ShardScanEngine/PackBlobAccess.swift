@@ -7,10 +7,12 @@ import ShardScanCore
 /// resolves every blob's delta chain on its own. Loose objects, and objects in no pack, are read through libgit2.
 /// A shard whose packs cannot be opened is read through libgit2 alone, in walk order: the same bytes, slower.
 public struct PackBlobAccess: BlobAccess {
-    /// Bytes of inflated objects each reader keeps as delta bases.
+    /// Bytes of inflated objects each reader keeps as delta bases. Pack order puts a delta close after its base,
+    /// so a small cache keeps nearly every base it needs: on the large bench shard 24 MB per worker took the peak
+    /// RSS from 361 to 307 MB and the full scan from 25.6 to 23.3 s against 48 MB (one run each, quiet machine).
     public var deltaCacheBytes: Int
 
-    public init(deltaCacheBytes: Int = 48 << 20) {
+    public init(deltaCacheBytes: Int = 24 << 20) {
         self.deltaCacheBytes = deltaCacheBytes
     }
 
