@@ -83,16 +83,23 @@ public struct StoredBlobState: Sendable, Equatable {
 public struct BackfillPosition: Sendable, Equatable {
     public var ruleSetID: Int64
     public var maxBlobSize: Int
-    /// The last commit whose every blob is backfilled.
+    /// The last commit whose every blob is backfilled (`nil` with ``done`` false: from the root commit).
     public var commit: ObjectID?
     public var done: Bool
+    /// The run that set it.
+    public var runID: Int64
 
-    public init(ruleSetID: Int64, maxBlobSize: Int, commit: ObjectID?, done: Bool) {
+    public init(ruleSetID: Int64, maxBlobSize: Int, commit: ObjectID?, done: Bool, runID: Int64) {
         self.ruleSetID = ruleSetID
         self.maxBlobSize = maxBlobSize
         self.commit = commit
         self.done = done
+        self.runID = runID
     }
+
+    /// Set by run `runID` for the next run: a rule failed on some blob of the shard in `runID` (a PCRE2 limit),
+    /// and the next run's backfill walks the shard from its root to run it again there.
+    public var isRetry: Bool { commit == nil && !done }
 }
 
 /// A sink that can backfill: it knows which rules each blob has seen (as an interned set of rule digests), so
@@ -117,4 +124,7 @@ public protocol BackfillSink: ScanSink {
     func writeBackfill(_ batch: Batch, ruleSetID: Int64, maxBlobSize: Int) throws -> RunCounters
     /// Records that shard `shardID` is backfilled up to `commit` (its watermark) for rule set `ruleSetID`.
     func finishBackfill(shardID: Int64, ruleSetID: Int64, maxBlobSize: Int, commit: ObjectID, runID: Int64) throws
+    /// Records that some rule failed on a blob of shard `shardID` in run `runID`: the next run backfills the
+    /// shard from its root for rule set `ruleSetID` (see ``BackfillPosition/isRetry``).
+    func retryBackfill(shardID: Int64, ruleSetID: Int64, maxBlobSize: Int, runID: Int64) throws
 }

@@ -98,6 +98,10 @@ struct Backfill {
             let position = try sink.backfillPosition(shardID: shardID)
             let sameTarget = position.map { $0.ruleSetID == ruleSetID && $0.maxBlobSize >= maxBlobSize } ?? false
             if sameTarget, let position, position.done { continue }
+            // A retry asked for by this very run (a rule failed in its scan of the shard) waits for the next run:
+            // a failure under this run's load or limits would most likely repeat at once.
+            if sameTarget, let position, position.isRetry, position.runID == runID { continue }
+            let retrying = sameTarget && position?.isRetry == true
             summary.needed = true
             if summary.stopped != nil {
                 summary.shardsLeft.append(source.name)
@@ -112,6 +116,7 @@ struct Backfill {
             do {
                 let repository = try Repository(at: source.repositoryPath)
                 var hidden: [ObjectID] = []
+                var failures = 0
                 if sameTarget, let commit = position?.commit, repository.contains(commit),
                     try repository.isAncestor(commit, of: tip)
                 {
@@ -132,9 +137,15 @@ struct Backfill {
                     walk.budgetReached = budgetReached
                     defer { summary.counters += walk.counters }
                     try walk.run(repository, from: tip, hiding: hidden)
+                    failures = walk.counters.ruleFailures
                 }
-                try sink.finishBackfill(
-                    shardID: shardID, ruleSetID: ruleSetID, maxBlobSize: maxBlobSize, commit: tip, runID: runID)
+                if failures > 0 && !retrying {
+                    // Rules failed on some blobs (they count as not applied there): the next run tries once more.
+                    try sink.retryBackfill(shardID: shardID, ruleSetID: ruleSetID, maxBlobSize: maxBlobSize, runID: runID)
+                } else {
+                    try sink.finishBackfill(
+                        shardID: shardID, ruleSetID: ruleSetID, maxBlobSize: maxBlobSize, commit: tip, runID: runID)
+                }
                 summary.shardsDone.append(source.name)
                 report(.backfillFinished(name: source.name, message: "backfilled"))
             } catch let stopped as ScanStopped {
@@ -169,11 +180,11 @@ final class BackfillDedupe: BlobDedupe, @unchecked Sendable {
     /// Rule sets that lack some rule of the run, with their members (`nil`: unknown, so every rule is lacking).
     let stale: [Int64: Set<String>?]
     let maxBlobSize: Int
-    /// Rules whose verdicts reach other rules' findings without a finding of their own (a validator that
-    /// rejects bytes, which no rule may then report): run with any rule a blob lacks.
-    let companions: [Int]
     private let allRules: [Int]
-    private var pending: [ObjectID: (rules: [Int], companions: [Int])] = [:]
+    /// What to run on each blob requested and not yet taken: the rules it lacks, and whether it holds matches
+    /// of some of them.
+    private var pending: [ObjectID: (rules: [Int], holdsMatches: Bool)] = [:]
+    private var lackingBySet: [Int64: [Int]] = [:]
     /// Blobs handled in this backfill whose rule set still lacks something (a rule failed on them): not again.
     var handled: Set<ObjectID> = []
 
@@ -185,7 +196,6 @@ final class BackfillDedupe: BlobDedupe, @unchecked Sendable {
         allRules = Array(ruleSet.rules.indices)
         ruleIndex = Dictionary(
             ruleSet.rules.enumerated().map { ($1.rule.id, $0) }, uniquingKeysWith: { first, _ in first })
-        companions = ruleSet.rules.indices.filter { ruleSet.rules[$0].rejectsForOthers }
     }
 
     func scannedBlobs(_ oids: [ObjectID], ruleSetID: Int64) throws -> [ObjectID: Int] {
@@ -195,7 +205,7 @@ final class BackfillDedupe: BlobDedupe, @unchecked Sendable {
         for oid in oids {
             guard let state = states[oid] else {
                 // Below the watermark yet never stored (a store merged from part of a fleet): a blob like any new one.
-                pending[oid] = (allRules, [])
+                pending[oid] = (allRules, false)
                 continue
             }
             if handled.contains(oid) {
@@ -207,7 +217,7 @@ final class BackfillDedupe: BlobDedupe, @unchecked Sendable {
                 done[oid] = state.matchCount
                 continue
             case .tooLarge:
-                if state.size <= maxBlobSize { pending[oid] = (allRules, []) } else { done[oid] = 0 }
+                if state.size <= maxBlobSize { pending[oid] = (allRules, false) } else { done[oid] = 0 }
                 continue
             case nil:
                 break
@@ -216,15 +226,23 @@ final class BackfillDedupe: BlobDedupe, @unchecked Sendable {
                 done[oid] = state.matchCount
                 continue
             }
-            let lacking = members.map { members in allRules.filter { !members.contains(digests[$0]) } } ?? allRules
-            let withMatches = state.rulesWithMatches.compactMap { ruleIndex[$0] }
-            pending[oid] = (lacking, Set(withMatches + companions).subtracting(lacking).sorted())
+            let lacking = lacking(state.ruleSetID, members: members)
+            let holdsMatches = state.rulesWithMatches.contains { ruleIndex[$0].map(lacking.contains) ?? false }
+            pending[oid] = (lacking, holdsMatches)
         }
         return done
     }
 
+    /// The rules of the run that rule set `id` lacks, worked out once per set.
+    private func lacking(_ id: Int64, members: Set<String>?) -> [Int] {
+        if let known = lackingBySet[id] { return known }
+        let lacking = members.map { members in allRules.filter { !members.contains(digests[$0]) } } ?? allRules
+        lackingBySet[id] = lacking
+        return lacking
+    }
+
     /// The rules blob `oid`'s request is to run (asked once, when the request is made).
-    func take(_ oid: ObjectID) -> (rules: [Int], companions: [Int])? {
+    func take(_ oid: ObjectID) -> (rules: [Int], holdsMatches: Bool)? {
         pending.removeValue(forKey: oid)
     }
 }

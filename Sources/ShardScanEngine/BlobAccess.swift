@@ -20,13 +20,13 @@ public struct BlobRequest: Sendable {
     /// About how many bytes reading it costs, as the read order estimates it (1 when it cannot tell): the
     /// workers' shares of a window are cut to equal weight.
     public var weight = 1
-    /// The rules (indices into the rule set) to run, when not all (a backfill): those the blob has not seen,
-    /// and those whose findings in it may be changed by them. Rules whose `paths` do not admit ``innerPath``
-    /// are dropped before the blob is read; when none is left, it is not read at all.
+    /// The rules (indices into the rule set) to run, when not all (a backfill): those the blob has not seen.
+    /// Rules whose `paths` do not admit ``innerPath`` are dropped before the blob is read; when none is left,
+    /// it is not read at all (unless ``holdsMatchesOfRules``).
     var rules: [Int]?
-    /// Rules run with ``rules`` when the blob is read, because their findings in it may change with them (one
-    /// overlapping another); they alone never make the blob worth reading.
-    var companionRules: [Int] = []
+    /// The blob holds stored matches of some of ``rules`` (a changed rule): replacing them may uncover matches
+    /// of other rules they hid, so the blob is read and every rule runs, whatever the paths.
+    var holdsMatchesOfRules = false
 }
 
 /// Reads blobs for one thread. A scan makes one per worker thread (and one for the walking thread, which reads

@@ -62,7 +62,7 @@ struct BlobStream {
     let ruleSetID: Int64
     let blobs: WalkBlobs
     /// The rules a request is to run, when not all (a backfill; see ``BlobRequest/rules``).
-    var rulesFor: ((ObjectID) -> (rules: [Int], companions: [Int])?)?
+    var rulesFor: ((ObjectID) -> (rules: [Int], holdsMatches: Bool)?)?
     /// The next commit to read.
     private(set) var position = 0
     /// Trees of commits read whose children are not read yet: a commit's parent is usually the one before it.
@@ -149,7 +149,7 @@ struct BlobStream {
                     blob: oid, shardPath: change.path, innerPath: release.innerPath, commitIndex: index)
                 if let subset = rulesFor?(oid) {
                     request.rules = subset.rules
-                    request.companionRules = subset.companions
+                    request.holdsMatchesOfRules = subset.holdsMatches
                 }
                 window.requests.append(request)
             }

@@ -142,13 +142,21 @@ public final class ShardScanner {
                 defer { result.counters = walk.counters }
                 try walk.run(repository, from: tip, hiding: hidden)
                 result.status = .finished
-                if outcome.fromCommit == nil, let backfillSink = sink as? any BackfillSink {
-                    // Scanned from its root with every rule (blobs known under other rules were read again):
-                    // nothing to backfill in this shard for these rules. Blobs on which a rule failed wait for
-                    // the rules to change.
-                    try backfillSink.finishBackfill(
-                        shardID: shardID, ruleSetID: ruleSetID, maxBlobSize: options.maxBlobSize, commit: tip,
-                        runID: runID)
+                if let backfillSink = sink as? any BackfillSink {
+                    // Rules failed on some blobs (they count as not applied there): the next run's backfill runs
+                    // them there once more. A backfill under way (or a retry) reaches these blobs by itself.
+                    if walk.counters.ruleFailures > 0,
+                        try outcome.fromCommit == nil || backfillSink.backfillPosition(shardID: shardID)?.done ?? true
+                    {
+                        try backfillSink.retryBackfill(
+                            shardID: shardID, ruleSetID: ruleSetID, maxBlobSize: options.maxBlobSize, runID: runID)
+                    } else if outcome.fromCommit == nil {
+                        // Scanned from its root with every rule (blobs known under other rules were read again):
+                        // nothing to backfill in this shard for these rules.
+                        try backfillSink.finishBackfill(
+                            shardID: shardID, ruleSetID: ruleSetID, maxBlobSize: options.maxBlobSize, commit: tip,
+                            runID: runID)
+                    }
                 }
             }
         } catch let stopped as ScanStopped {
@@ -191,7 +199,7 @@ struct ShardWalk {
     /// Match counts of blobs written, for commits whose blobs were scanned in an earlier batch.
     let storedCounts: ([ObjectID]) throws -> [ObjectID: Int]
     /// The rules each new request is to run, when not all (a backfill).
-    var rulesFor: ((ObjectID) -> (rules: [Int], companions: [Int])?)?
+    var rulesFor: ((ObjectID) -> (rules: [Int], holdsMatches: Bool)?)?
     /// Asked between commits besides the stop request: a backfill's budget.
     var budgetReached: () -> String? = { nil }
     var counters = RunCounters()

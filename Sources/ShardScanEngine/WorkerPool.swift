@@ -154,28 +154,25 @@ final class BlobWorker: @unchecked Sendable {
         let oid = job.blob
         // A backfill's rules: those the blob lacks decide whether it is read at all (their `paths` are checked
         // before any read); their stored matches are replaced even when none applies here (a changed rule that
-        // no longer admits the path has nothing to find). Companions (rules whose findings in the blob the
-        // lacking ones may settle against) run only when the lacking rules find something there, or may reject
-        // bytes for other rules (a validator): otherwise they could change nothing, and keep their matches.
+        // no longer admits the path has nothing to find). What they find (or reject, or stop finding) may
+        // settle against other rules' matches, one hiding the next in a chain of overlaps (see
+        // `Matcher.preferSpecific`): then every rule runs, so the blob ends exactly as a fresh scan leaves it.
         var subset: [Int]?
-        var withCompanions: [Int]?
         var replaced: [String]?
-        var replacedWithCompanions: [String]?
-        if let rules = job.rules {
+        if let rules = job.rules, rules.count < ruleSet.rules.count {
             let admitted = rules.filter { ruleSet.rules[$0].rule.paths.admits(job.innerPath) }
-            if admitted.isEmpty {
+            if admitted.isEmpty && !job.holdsMatchesOfRules {
                 var scanned = ScannedBlob(oid: oid, size: 0, skipped: nil, findings: [])
                 scanned.rulesRun = rules.map { ruleSet.rules[$0].rule.id }
                 scanned.notRead = true
                 result.scanned = scanned
                 return result
             }
-            let companions = job.companionRules.filter { ruleSet.rules[$0].rule.paths.admits(job.innerPath) }
-            subset = admitted
-            replaced = rules.map { ruleSet.rules[$0].rule.id }
-            if !companions.isEmpty {
-                withCompanions = Array(Set(admitted + companions)).sorted()
-                replacedWithCompanions = (rules + companions).map { ruleSet.rules[$0].rule.id }
+            // A validator that rejects bytes for every rule may hide others' stored matches, and its verdicts
+            // are not told apart from "nothing found": with one, every rule runs.
+            if !job.holdsMatchesOfRules && !admitted.contains(where: { ruleSet.rules[$0].rejectsForOthers }) {
+                subset = admitted
+                replaced = rules.map { ruleSet.rules[$0].rule.id }
             }
         }
         result.counters.blobsNew = 1
@@ -197,11 +194,9 @@ final class BlobWorker: @unchecked Sendable {
                 var outcome =
                     subset.map { self.matcher(for: $0).scan(bytes, path: job.innerPath) }
                     ?? matcher.scan(bytes, path: job.innerPath)
-                if let withCompanions, let subset,
-                    !outcome.findings.isEmpty || subset.contains(where: { ruleSet.rules[$0].rejectsForOthers })
-                {
-                    outcome = matcher.scan(bytes, path: job.innerPath, rules: withCompanions)
-                    replaced = replacedWithCompanions
+                if subset != nil && !outcome.findings.isEmpty {
+                    outcome = matcher.scan(bytes, path: job.innerPath)
+                    replaced = nil
                 }
                 for failure in outcome.failures {
                     result.counters.ruleFailures += 1

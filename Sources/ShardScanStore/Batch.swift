@@ -97,19 +97,16 @@ extension Store {
     ) throws {
         var dropped: [Int64] = []
         if let rules = replacingRules, !rules.isEmpty {
-            let ruleList = rules.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" }.joined(separator: ",")
-            dropped = try Int64.fetchAll(
-                db,
-                sql: """
-                    SELECT DISTINCT m.finding_id FROM match m JOIN finding f ON f.id = m.finding_id
-                    WHERE m.blob = ? AND f.rule IN (\(ruleList))
-                    """, arguments: [blob.oid])
-            if !dropped.isEmpty {
-                try db.execute(
-                    sql: """
-                        DELETE FROM match WHERE blob = ? AND finding_id IN (\(dropped.map(String.init).joined(separator: ",")))
-                        """, arguments: [blob.oid])
+            // The blob's findings, filtered here: a statement with the rules inlined would be prepared per call.
+            let replaced = Set(rules)
+            let stored = try db.cachedStatement(
+                sql: "SELECT DISTINCT m.finding_id, f.rule FROM match m JOIN finding f ON f.id = m.finding_id WHERE m.blob = ?"
+            )
+            dropped = try Row.fetchAll(stored, arguments: [blob.oid]).compactMap { row in
+                replaced.contains(row["rule"]) ? row["finding_id"] : nil
             }
+            let deleteMatches = try db.cachedStatement(sql: "DELETE FROM match WHERE blob = ? AND finding_id = ?")
+            for id in dropped { try deleteMatches.execute(arguments: [blob.oid, id]) }
         }
         let insertFinding = try db.cachedStatement(
             sql: """
@@ -137,16 +134,16 @@ extension Store {
                 finding.utf16Column, finding.utf16EndColumn,
             ])
         }
-        for id in dropped {
-            try db.execute(
-                sql: "DELETE FROM finding WHERE id = ? AND NOT EXISTS (SELECT 1 FROM match WHERE finding_id = ?)",
-                arguments: [id, id])
+        if !dropped.isEmpty {
+            let deleteUnmatched = try db.cachedStatement(
+                sql: "DELETE FROM finding WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM match WHERE finding_id = ?1)")
+            for id in dropped { try deleteUnmatched.execute(arguments: [id]) }
         }
     }
 
     /// How many matches `oid` holds in the store.
     static func matchCount(of oid: ObjectID, _ db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM match WHERE blob = ?", arguments: [oid]) ?? 0
+        try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM match WHERE blob = ?"), arguments: [oid]) ?? 0
     }
 
     /// Writes the releases, their metadata and the places of `batch`.

@@ -8,7 +8,8 @@ extension Store: BackfillSink {
     /// The members of rule set `ruleSetID` (empty when unknown).
     static func members(of ruleSetID: Int64, _ db: Database) throws -> [RuleMember] {
         try Row.fetchAll(
-            db, sql: "SELECT rule_id, rule_digest FROM rule_set_member WHERE rule_set_id = ?", arguments: [ruleSetID]
+            db.cachedStatement(sql: "SELECT rule_id, rule_digest FROM rule_set_member WHERE rule_set_id = ?"),
+            arguments: [ruleSetID]
         ).map { RuleMember(id: $0["rule_id"], digest: $0["rule_digest"]) }
     }
 
@@ -104,32 +105,60 @@ extension Store: BackfillSink {
     public func blobStates(_ oids: [ObjectID]) throws -> [ObjectID: StoredBlobState] {
         guard !oids.isEmpty else { return [:] }
         return try queue.read { db in
-            let blob = try db.cachedStatement(
-                sql: "SELECT rule_set_id, size, skipped, match_count FROM blob WHERE oid = ?")
-            let rules = try db.cachedStatement(
-                sql: "SELECT DISTINCT f.rule FROM match m JOIN finding f ON f.id = m.finding_id WHERE m.blob = ?")
             var states: [ObjectID: StoredBlobState] = [:]
-            for oid in oids {
-                guard let row = try Row.fetchOne(blob, arguments: [oid]) else { continue }
-                let matchCount: Int = row["match_count"]
+            for row in try Self.rows(
+                of: "SELECT oid, rule_set_id, size, skipped, match_count FROM blob WHERE oid IN", for: oids, db)
+            {
+                let oid: ObjectID = row["oid"]
                 states[oid] = StoredBlobState(
                     ruleSetID: row["rule_set_id"], size: row["size"],
-                    skipped: (row["skipped"] as String?).flatMap(SkipReason.init(rawValue:)), matchCount: matchCount,
-                    rulesWithMatches: matchCount > 0 ? try String.fetchAll(rules, arguments: [oid]) : [])
+                    skipped: (row["skipped"] as String?).flatMap(SkipReason.init(rawValue:)),
+                    matchCount: row["match_count"], rulesWithMatches: [])
+            }
+            let withMatches = states.filter { $0.value.matchCount > 0 }.map(\.key)
+            for row in try Self.rows(
+                of: """
+                    SELECT DISTINCT m.blob, f.rule FROM match m JOIN finding f ON f.id = m.finding_id
+                    WHERE m.blob IN
+                    """, for: withMatches, db)
+            {
+                states[row["blob"]]?.rulesWithMatches.append(row["rule"])
             }
             return states
         }
     }
 
+    /// How many ids one `IN (…)` list holds: every list is this long (the last one padded with repeats), so a
+    /// query is prepared once per connection, whatever the batch.
+    static let idListLength = 64
+
+    /// The rows of `sql` (ending in `IN`) for `oids`, a prepared statement per ``idListLength`` ids.
+    static func rows(of sql: String, for oids: [ObjectID], _ db: Database) throws -> [Row] {
+        guard let last = oids.last else { return [] }
+        let statement = try db.cachedStatement(
+            sql: sql + " (" + Array(repeating: "?", count: idListLength).joined(separator: ",") + ")")
+        var rows: [Row] = []
+        var start = oids.startIndex
+        while start < oids.endIndex {
+            let end = min(start + idListLength, oids.endIndex)
+            var ids = Array(oids[start..<end])
+            ids += Array(repeating: last, count: idListLength - ids.count)
+            rows += try Row.fetchAll(statement, arguments: StatementArguments(ids))
+            start = end
+        }
+        return rows
+    }
+
     public func backfillPosition(shardID: Int64) throws -> BackfillPosition? {
         try queue.read { db in
             try Row.fetchOne(
-                db, sql: "SELECT rule_set_id, max_blob_size, commit_oid, done FROM backfill WHERE shard_id = ?",
+                db,
+                sql: "SELECT rule_set_id, max_blob_size, commit_oid, done, run_id FROM backfill WHERE shard_id = ?",
                 arguments: [shardID]
             ).map {
                 BackfillPosition(
                     ruleSetID: $0["rule_set_id"], maxBlobSize: $0["max_blob_size"],
-                    commit: $0["commit_oid"] as ObjectID?, done: $0["done"])
+                    commit: $0["commit_oid"] as ObjectID?, done: $0["done"], runID: $0["run_id"])
             }
         }
     }
@@ -138,37 +167,41 @@ extension Store: BackfillSink {
     public func writeBackfill(_ batch: Batch, ruleSetID: Int64, maxBlobSize: Int) throws -> RunCounters {
         try writing("write a backfill batch (\(batch.counters.commits) commits, \(batch.blobs.count) blobs)") { db in
             var counters = batch.counters
+            // Statements are prepared once per connection: a backfill writes many small batches.
             let upsert = try db.cachedStatement(
                 sql: """
                     INSERT INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?1, ?2, ?3, ?4, ?5)
                     ON CONFLICT(oid) DO UPDATE SET size = ?2, rule_set_id = ?3, skipped = ?4, match_count = ?5
                     """)
+            let upsertUnread = try db.cachedStatement(
+                sql: """
+                    INSERT INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?1, 0, ?2, NULL, ?3)
+                    ON CONFLICT(oid) DO UPDATE SET rule_set_id = ?2, match_count = ?3,
+                        skipped = CASE WHEN skipped = 'too-large' THEN NULL ELSE skipped END
+                    """)
+            let upsertTooLarge = try db.cachedStatement(
+                sql: """
+                    INSERT INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?1, ?2, ?3, 'too-large', 0)
+                    ON CONFLICT(oid) DO UPDATE SET size = ?2
+                    """)
+            var runRules: [String]?
             for blob in batch.blobs {
                 if blob.notRead {
                     // No rule it lacked applies to its path: it has seen them all, with nothing to find.
                     try Self.writeMatches(
                         of: blob, replacingRules: blob.rulesRun, runID: batch.runID, counters: &counters, db)
-                    try db.execute(
-                        sql: """
-                            INSERT INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?1, 0, ?2, NULL, 0)
-                            ON CONFLICT(oid) DO UPDATE SET rule_set_id = ?2, match_count = ?3,
-                                skipped = CASE WHEN skipped = 'too-large' THEN NULL ELSE skipped END
-                            """, arguments: [blob.oid, ruleSetID, try Self.matchCount(of: blob.oid, db)])
+                    try upsertUnread.execute(arguments: [blob.oid, ruleSetID, try Self.matchCount(of: blob.oid, db)])
                     continue
                 }
                 if blob.skipped == .tooLarge {
                     // Still over the limit: it has seen no rule.
-                    try db.execute(
-                        sql: """
-                            INSERT INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?1, ?2, ?3, 'too-large', 0)
-                            ON CONFLICT(oid) DO UPDATE SET size = ?2
-                            """, arguments: [blob.oid, blob.size, ruleSetID])
+                    try upsertTooLarge.execute(arguments: [blob.oid, blob.size, ruleSetID])
                     continue
                 }
                 let setID = try Self.ruleSetID(ruleSetID, less: blob.failedRules, db)
+                if blob.rulesRun == nil && runRules == nil { runRules = try Self.members(of: ruleSetID, db).map(\.id) }
                 try Self.writeMatches(
-                    of: blob, replacingRules: blob.rulesRun ?? Self.members(of: ruleSetID, db).map(\.id),
-                    runID: batch.runID, counters: &counters, db)
+                    of: blob, replacingRules: blob.rulesRun ?? runRules, runID: batch.runID, counters: &counters, db)
                 try upsert.execute(arguments: [
                     blob.oid, blob.size, setID, blob.skipped?.rawValue, try Self.matchCount(of: blob.oid, db),
                 ])
@@ -179,9 +212,9 @@ extension Store: BackfillSink {
                     shardID: batch.shardID, ruleSetID: ruleSetID, maxBlobSize: maxBlobSize, commit: commit, done: false,
                     runID: batch.runID, db)
             }
-            try db.execute(
-                sql: "UPDATE run SET findings_new = findings_new + ?, secrets_new = secrets_new + ? WHERE id = ?",
-                arguments: [counters.findingsNew, counters.secretsNew, batch.runID])
+            try db.cachedStatement(
+                sql: "UPDATE run SET findings_new = findings_new + ?, secrets_new = secrets_new + ? WHERE id = ?"
+            ).execute(arguments: [counters.findingsNew, counters.secretsNew, batch.runID])
             return counters
         }
     }
@@ -196,17 +229,26 @@ extension Store: BackfillSink {
         }
     }
 
+    public func retryBackfill(shardID: Int64, ruleSetID: Int64, maxBlobSize: Int, runID: Int64) throws {
+        try writing("record a backfill retry for shard \(shardID)") { db in
+            try Self.setBackfillPosition(
+                shardID: shardID, ruleSetID: ruleSetID, maxBlobSize: maxBlobSize, commit: nil, done: false,
+                runID: runID, db)
+        }
+    }
+
     static func setBackfillPosition(
-        shardID: Int64, ruleSetID: Int64, maxBlobSize: Int, commit: ObjectID, done: Bool, runID: Int64,
+        shardID: Int64, ruleSetID: Int64, maxBlobSize: Int, commit: ObjectID?, done: Bool, runID: Int64,
         _ db: Database
     ) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO backfill (shard_id, rule_set_id, max_blob_size, commit_oid, done, run_id, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(shard_id) DO UPDATE SET rule_set_id = excluded.rule_set_id,
                     max_blob_size = excluded.max_blob_size, commit_oid = excluded.commit_oid, done = excluded.done,
                     run_id = excluded.run_id, updated_at = excluded.updated_at
-                """, arguments: [shardID, ruleSetID, maxBlobSize, commit, done, runID, now()])
+                """
+        ).execute(arguments: [shardID, ruleSetID, maxBlobSize, commit, done, runID, now()])
     }
 }

@@ -88,6 +88,13 @@ public struct TriageFile: Codable, Sendable, Equatable {
             guard entry.fingerprint.count == 64, entry.fingerprint.allSatisfy(\.isHexDigit) else {
                 throw StoreError("triage file: '\(entry.fingerprint)' is not a fingerprint (64 hex digits)")
             }
+            // `retired` is what a finding shows while its rule is out of the packs, not a verdict: stored as one it
+            // would outlive the rule's return and hide the finding as if still retired. `triage set` refuses it too.
+            guard TriageStatus.settable.contains(entry.status) else {
+                throw StoreError(
+                    "triage file: entry \(entry.fingerprint.prefix(12)): status '\(entry.status.rawValue)' follows the rules and cannot be imported; use one of \(TriageStatus.settable.map(\.rawValue).joined(separator: ", "))"
+                )
+            }
             guard TriageRecord.date(entry.time) != nil else {
                 throw StoreError(
                     "triage file: entry \(entry.fingerprint.prefix(12)): time '\(entry.time)' is not ISO 8601")

@@ -223,6 +223,13 @@ final class GrowingMirror {
         try text.replacingOccurrences(of: "false-positive", with: "wontfix").write(
             toFile: broken, atomically: true, encoding: .utf8)
         #expect(try CLI.run(["triage", "import", "--db", fresh, broken]).status == 2)
+        // `retired` follows the rules: no verdict a file can carry, refused as `triage set` refuses it.
+        let retired = path("retired.json")
+        try text.replacingOccurrences(of: "false-positive", with: "retired").write(
+            toFile: retired, atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["triage", "import", "--db", fresh, retired])
+        #expect(refused.status == 2 && refused.stderr.contains("'retired' follows the rules"), "\(refused.stderr)")
+        #expect(try rows(fresh, ["--status", "retired"]).isEmpty)
     }
 
     // MARK: Findings filters
