@@ -141,7 +141,8 @@ struct Backfill {
                 }
                 if failures > 0 && !retrying {
                     // Rules failed on some blobs (they count as not applied there): the next run tries once more.
-                    try sink.retryBackfill(shardID: shardID, ruleSetID: ruleSetID, maxBlobSize: maxBlobSize, runID: runID)
+                    try sink.retryBackfill(
+                        shardID: shardID, ruleSetID: ruleSetID, maxBlobSize: maxBlobSize, runID: runID)
                 } else {
                     try sink.finishBackfill(
                         shardID: shardID, ruleSetID: ruleSetID, maxBlobSize: maxBlobSize, commit: tip, runID: runID)

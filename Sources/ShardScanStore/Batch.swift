@@ -100,8 +100,10 @@ extension Store {
             // The blob's findings, filtered here: a statement with the rules inlined would be prepared per call.
             let replaced = Set(rules)
             let stored = try db.cachedStatement(
-                sql: "SELECT DISTINCT m.finding_id, f.rule FROM match m JOIN finding f ON f.id = m.finding_id WHERE m.blob = ?"
-            )
+                sql: """
+                    SELECT DISTINCT m.finding_id, f.rule FROM match m JOIN finding f ON f.id = m.finding_id
+                    WHERE m.blob = ?
+                    """)
             dropped = try Row.fetchAll(stored, arguments: [blob.oid]).compactMap { row in
                 replaced.contains(row["rule"]) ? row["finding_id"] : nil
             }

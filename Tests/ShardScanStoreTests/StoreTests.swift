@@ -79,6 +79,48 @@ import Testing
         #expect(shown.allSatisfy { row in lines[row.line - 1].allSatisfy { row.snippet.contains($0) } })
     }
 
+    /// A backfill reads blob states many ids to a query: every stored blob is answered, whatever the count,
+    /// and unknown ones are left out.
+    @Test func blobStatesAnswerEveryStoredBlobOfALongList() throws {
+        let store = try Store(path: folder.appendingPathComponent("states.sqlite").path)
+        let ruleSetID = try store.ruleSetID(digest: "d1")
+        let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: 1)
+        let shardID = try store.shardID(name: "s1", path: "/m/s1", reference: "refs/heads/code")
+        let oids = (0..<150).map {
+            ObjectID(bytes: [UInt8](repeating: 0, count: 18) + [UInt8($0 / 100), UInt8($0 % 100)])!
+        }
+        var batch = Batch(runID: runID, shardID: shardID)
+        // Every third blob stored, every ninth with a finding of its own.
+        for (index, oid) in oids.enumerated() where index % 3 == 0 {
+            let findings =
+                index % 9 == 0
+                ? [
+                    Finding(
+                        ruleID: "demo.rule\(index % 2)", start: 0, end: 8, line: 1, column: 1, endLine: 1,
+                        endColumn: 9, secret: "s3cr3t\(index)", entropy: 2.5, snippetBefore: "", snippetAfter: "")
+                ] : []
+            batch.blobs.append(
+                ScannedBlob(oid: oid, size: 100 + index, skipped: index % 2 == 0 ? nil : .binary, findings: findings))
+        }
+        try store.write(batch, ruleSetID: ruleSetID)
+        let states = try store.blobStates(oids)
+        #expect(states.count == 50)
+        for (index, oid) in oids.enumerated() {
+            guard index % 3 == 0 else {
+                #expect(states[oid] == nil)
+                continue
+            }
+            #expect(
+                states[oid]
+                    == StoredBlobState(
+                        ruleSetID: ruleSetID, size: 100 + index, skipped: index % 2 == 0 ? nil : .binary,
+                        matchCount: index % 9 == 0 ? 1 : 0,
+                        rulesWithMatches: index % 9 == 0 ? ["demo.rule\(index % 2)"] : []),
+                "blob \(index)")
+        }
+        #expect(try store.blobStates(Array(oids.suffix(7))).count == 2)
+    }
+
     @Test func writingABatchTwiceAddsNoDuplicates() throws {
         let store = try Store(path: folder.appendingPathComponent("b.sqlite").path)
         let ruleSetID = try store.ruleSetID(digest: "d1")
