@@ -120,7 +120,8 @@ struct TriageImport: ParsableCommand {
         abstract: "Apply a triage file to the store; for each fingerprint the newer change wins.",
         discussion: """
             Fingerprints the store has not seen are kept and apply when their secret is found: a baseline of \
-            known test keys can be imported before the first scan. Each applied change joins the history.
+            known test keys can be imported before the first scan. Each applied change joins the history. \
+            An entry with status retired is refused (exit status 2): retired follows the rules, it is no verdict.
             """
     )
 
