@@ -170,7 +170,9 @@ struct RuleExplanation: Encodable {
         switch prefilter {
         case "pattern": field("prefilter", "Hyperscan runs the pattern; PCRE2 confirms where it matches")
         case "keywords": field("prefilter", "runs where a keyword occurs")
-        default: field("prefilter", "runs on every blob")
+        // Out of Hyperscan (refused, or `hyperscan: false`), a rule is still held to its `paths`.
+        default:
+            field("prefilter", pathsInclude.isEmpty ? "runs on every blob" : "runs on every file its paths include")
         }
         list("categories", categories)
         list("references", references)

@@ -39,6 +39,11 @@ public struct Rule: Sendable, Equatable {
     /// For a rule written with `all:`/`any:`: its parts and the scope they must share. Its ``pattern`` is
     /// then the alternation of the parts, which the prefilter gates on.
     public var cooccurrence: Cooccurrence?
+    /// `false` keeps the pattern out of the Hyperscan database: the rule then runs PCRE2 on every file its
+    /// `paths` admit that holds one of its keywords. For a pattern with no literal to anchor on (a run of
+    /// blanks), whose prefilter form would cost the shared pass more than PCRE2 costs on those files.
+    /// It changes what the scan costs, never what it finds, so it is no part of the rule's digest.
+    public var hyperscan = true
 
     public init(
         id: String, name: String, pattern: String, minEntropy: Double? = nil, keywords: [String] = [],
@@ -115,11 +120,15 @@ public struct RulePart: Sendable, Equatable {
     public var pattern: String
     /// Where the part was written.
     public var line: Int
+    /// `false` keeps the part out of the Hyperscan database (see ``Rule/hyperscan``): it is then searched in
+    /// the whole file wherever the rule's other parts let the rule run.
+    public var hyperscan: Bool
 
-    public init(name: String, pattern: String, line: Int = 0) {
+    public init(name: String, pattern: String, line: Int = 0, hyperscan: Bool = true) {
         self.name = name
         self.pattern = pattern
         self.line = line
+        self.hyperscan = hyperscan
     }
 }
 

@@ -263,7 +263,7 @@ private struct RuleReader {
     static let knownKeys: Set<String> = [
         "id", "name", "kind", "pattern", "min_entropy", "keywords", "stopwords", "allow", "allow_context",
         "validate", "on_invalid", "severity", "confidence", "categories", "description", "references", "paths",
-        "examples", "negative_examples", "view", "scope", "all", "any",
+        "examples", "negative_examples", "view", "scope", "all", "any", "hyperscan",
     ]
 
     init(node: Node, file: String) {
@@ -346,6 +346,20 @@ private struct RuleReader {
             fields.error(fields.location(values["on_invalid"]!), "`on_invalid` needs `validate`")
         }
         let paths = fields.pathFilter(values["paths"])
+        var hyperscan = true
+        if let node = values["hyperscan"] {
+            switch node.scalar?.string {
+            case "true": hyperscan = true
+            case "false": hyperscan = false
+            default: fields.error(fields.location(node), "`hyperscan` is `true` or `false`")
+            }
+            // Out of Hyperscan, nothing else gates the rule: it would run PCRE2 over every blob.
+            if !hyperscan && keywords.isEmpty && paths.include.isEmpty {
+                fields.error(
+                    fields.location(node),
+                    "`hyperscan: false` needs `keywords` or `paths: include`, else PCRE2 runs on every file")
+            }
+        }
         let examples = fields.exampleList("examples", values)
         let negatives = fields.exampleList("negative_examples", values)
 
@@ -360,6 +374,7 @@ private struct RuleReader {
             patternLine: (values["pattern"] ?? values["all"] ?? values["any"]).map(fields.location)?.line)
         rule.view = view
         rule.cooccurrence = cooccurrence
+        rule.hyperscan = hyperscan
         return rule
     }
 }
@@ -498,6 +513,7 @@ private struct FieldReader {
                 let at = location(item)
                 var name: String?
                 var pattern: String?
+                var hyperscan = true
                 if let text = item.scalar?.string {
                     pattern = text
                 } else if let mapping = item.mapping {
@@ -505,8 +521,14 @@ private struct FieldReader {
                         switch k.string {
                         case "name": name = v.scalar?.string
                         case "pattern": pattern = v.scalar?.string
+                        case "hyperscan":
+                            switch v.scalar?.string {
+                            case "true": hyperscan = true
+                            case "false": hyperscan = false
+                            default: error(location(v), "`hyperscan` is `true` or `false`")
+                            }
                         default:
-                            error(location(k), "a part takes `name` and `pattern` only")
+                            error(location(k), "a part takes `name`, `pattern` and `hyperscan` only")
                         }
                     }
                 }
@@ -528,8 +550,16 @@ private struct FieldReader {
                         at,
                         "part `\(partName)`: named groups are not allowed in parts (the whole match is the evidence)")
                 }
-                parts[key, default: []].append(RulePart(name: partName, pattern: pattern, line: at.line))
+                parts[key, default: []].append(
+                    RulePart(name: partName, pattern: pattern, line: at.line, hyperscan: hyperscan))
             }
+        }
+        // The rule runs only where Hyperscan saw its `all` parts: one of them must be there to see.
+        let all = parts["all"] ?? []
+        if let kept = (all + (parts["any"] ?? [])).first(where: { !$0.hyperscan }), !all.contains(where: \.hyperscan) {
+            error(
+                SourceLocation(file: file, line: kept.line),
+                "part `\(kept.name)`: `hyperscan: false` needs an `all` part that stays in Hyperscan, to gate the rule")
         }
         return Cooccurrence(scope: scope, all: parts["all"] ?? [], any: parts["any"] ?? [])
     }

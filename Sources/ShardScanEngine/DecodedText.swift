@@ -47,12 +47,17 @@ public struct DecodedText: Sendable {
     /// Python source as logical statements (see ``PythonStatementJoiner``); `nil` when that is the source
     /// as it stands (no comment, no statement continued over lines).
     public init?(pythonStatements original: UnsafeRawBufferPointer) {
+        // One walk both decodes and tells whether anything changed; an unchanged copy is dropped.
         var changed = false
-        PythonStatementJoiner().walk(original) { segment, _ in
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(original.count)
+        PythonStatementJoiner().walk(original) { segment, decoded in
             if segment.stride != 1 { changed = true }
+            bytes.append(contentsOf: decoded)
         }
         guard changed else { return nil }
-        self.init(original, decoding: .pythonStatements)
+        self.bytes = bytes
+        self.decoding = .pythonStatements
     }
 
     private init(_ original: UnsafeRawBufferPointer, decoding: Decoding) {
@@ -393,6 +398,9 @@ struct PythonStatementJoiner: BlobDecoding {
         var depth = 0
         var index = 0
         while index < count {
+            // Most bytes are none of the punctuation below: skip them without the switch.
+            while index < count && !Self.isSpecial(original[index]) { index += 1 }
+            guard index < count else { break }
             let byte = original[index]
             switch byte {
             case UInt8(ascii: "#"):
@@ -440,6 +448,9 @@ struct PythonStatementJoiner: BlobDecoding {
         let triple = start + 2 < count && bytes[start + 1] == quote && bytes[start + 2] == quote
         var index = start + (triple ? 3 : 1)
         while index < count {
+            // Only a backslash, a quote or a line break can end the string or change how it is read.
+            while index < count && !isStringSpecial(bytes[index]) { index += 1 }
+            guard index < count else { break }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\\") {
                 index += 2
@@ -454,6 +465,23 @@ struct PythonStatementJoiner: BlobDecoding {
             index += 1
         }
         return count
+    }
+
+    /// Whether ``walk(_:_:)`` must look at `byte`: `#`, a backslash, a line break, a bracket or a quote.
+    @inline(__always) static func isSpecial(_ byte: UInt8) -> Bool {
+        inMasks(byte, low: 0x38c_0000_2400, high: 0x2800_0000_3800_0000)
+    }
+
+    /// Whether ``stringEnd(_:from:)`` must look at `byte`: a backslash, a line break or a quote.
+    @inline(__always) static func isStringSpecial(_ byte: UInt8) -> Bool {
+        inMasks(byte, low: 0x84_0000_2400, high: 0x1000_0000)
+    }
+
+    /// Whether ASCII `byte` has its bit set in `low` (bytes 0–63) or `high` (64–127); never for bytes past 127.
+    /// Without branches: Python source mixes both halves byte by byte, which a branch mispredicts.
+    @inline(__always) static func inMasks(_ byte: UInt8, low: UInt64, high: UInt64) -> Bool {
+        let mask = byte & 0x40 == 0 ? low : high
+        return (mask >> UInt64(byte & 63)) & UInt64(1 &- (byte >> 7)) != 0
     }
 }
 

@@ -284,6 +284,11 @@ public final class Matcher {
                     var anyFound = false
                     var missing = false
                     for (offset, part) in compiled.parts.enumerated() {
+                        // Out of the database (`hyperscan: false`): it may match anywhere, the whole file is searched.
+                        guard case .pattern(let maxWidth) = gates[offset] else {
+                            if !part.required { anyFound = true }
+                            continue
+                        }
                         let hits = partHits[first + offset]
                         if hits.isEmpty {
                             if part.required { missing = true }
@@ -291,9 +296,7 @@ public final class Matcher {
                             continue
                         }
                         if !part.required { anyFound = true }
-                        if case .pattern(let maxWidth) = gates[offset] {
-                            partRegions[offset] = Self.regions(ends: hits, maxWidth: maxWidth)
-                        }
+                        partRegions[offset] = Self.regions(ends: hits, maxWidth: maxWidth)
                     }
                     if missing || (!anyFound && compiled.parts.contains { !$0.required }) { continue }
                 }

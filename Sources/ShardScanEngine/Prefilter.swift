@@ -43,8 +43,8 @@ public final class Prefilter: Sendable {
     /// Per rule index: its keywords' indices in ``keywords``.
     let ruleKeywords: [[Int]]
     let ruleCount: Int
-    /// Per rule index with parts in the database: how each part is gated (always `.pattern`), in the
-    /// order of the rule's parts. Part `p` of all such rules, counted in rule order, has Hyperscan id
+    /// Per rule index with parts in the database: how each part is gated (`.pattern`, or `.always` for a
+    /// part with `hyperscan: false`, which is not in the database), in the order of the rule's parts. Part `p` of all such rules, counted in rule order, has Hyperscan id
     /// `ruleCount + keywords.count + p`.
     public let partGates: [Int: [Gate]]
     /// Per rule index: the index of its first part in the flat part numbering (see ``partGates``).
@@ -88,16 +88,23 @@ public final class Prefilter: Sendable {
         var rejections: [Int: String] = [:]
         var partGates: [Int: [Gate]] = [:]
         for (index, rule) in rules.enumerated() {
+            guard rule.hyperscan else {
+                rejections[index] = Self.keptOut
+                gates.append(rule.keywords.isEmpty ? .always : .keywords)
+                continue
+            }
             do {
                 let info = try ExpressionInfo(rule.pattern, flags: Self.patternFlags)
                 gates.append(.pattern(maxWidth: info.maxWidth))
                 // Parts only when Hyperscan takes every one of them; else the alternation gates the rule.
                 if let parts = rule.cooccurrence?.parts,
-                    let widths = try? parts.map({ part throws(HyperscanError) in
-                        try ExpressionInfo(part.pattern, flags: Self.patternFlags).maxWidth
+                    let partGate = try? parts.map({ part throws(HyperscanError) -> Gate in
+                        // A part kept out of the database is searched wherever its rule runs.
+                        guard part.hyperscan else { return .always }
+                        return .pattern(maxWidth: try ExpressionInfo(part.pattern, flags: Self.patternFlags).maxWidth)
                     })
                 {
-                    partGates[index] = widths.map { .pattern(maxWidth: $0) }
+                    partGates[index] = partGate
                 }
             } catch {
                 rejections[index] = error.message
@@ -165,7 +172,7 @@ public final class Prefilter: Sendable {
             wantedKeywords.formUnion(ruleKeywords[index])
             guard case .pattern = gates[index] else { continue }
             if let first = firstPart[index], let parts = rule.cooccurrence?.parts {
-                for (offset, part) in parts.enumerated() {
+                for (offset, part) in parts.enumerated() where part.hyperscan {
                     patterns.append(
                         Database.Pattern(
                             expression: part.pattern, id: UInt32(rules.count + keywords.count + first + offset),
@@ -226,6 +233,9 @@ public final class Prefilter: Sendable {
 
     static let patternFlags: PatternFlags = [.prefilter, .allowEmpty]
 
+    /// Why a rule with `hyperscan: false` is not in the database.
+    static let keptOut = "kept out of Hyperscan by the rule pack (`hyperscan: false`)"
+
     /// `text` as a Hyperscan expression matching it literally.
     static func literal(_ text: String) -> String {
         text.utf8.map { byte in
@@ -240,13 +250,16 @@ public final class Prefilter: Sendable {
     static func cacheKey(rules: [Rule], keywords: [String]) -> String {
         var hasher = SHA256()
         func add(_ text: String) { hasher.update(data: Data((text + "\u{0}").utf8)) }
-        add("shardscan-prefilter/3")
+        add("shardscan-prefilter/4")
         add(hyperscanVersion)
         add(String(patternFlags.rawValue))
         for rule in rules {
             add(rule.pattern)
             add(rule.keywords.isEmpty ? "-" : "k")
-            for part in rule.cooccurrence?.parts ?? [] { add("part " + part.pattern) }
+            add(rule.hyperscan ? "h" : "-")
+            for part in rule.cooccurrence?.parts ?? [] {
+                add((part.hyperscan ? "part " : "kept-out part ") + part.pattern)
+            }
         }
         for keyword in keywords { add(keyword) }
         return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()

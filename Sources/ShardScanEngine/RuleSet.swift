@@ -144,6 +144,8 @@ public struct RuleSet: Sendable {
         }
         for (index, reason) in prefilter.rejections.sorted(by: { $0.key < $1.key }) where prefilter.database != nil {
             let rule = rules[index]
+            // The pack asked for it (`hyperscan: false`): nothing to tell its author.
+            guard rule.hyperscan else { continue }
             let fallback =
                 prefilter.gates[index] == .keywords
                 ? "it runs only on files holding one of its keywords" : "it runs PCRE2 over every file (slower)"

@@ -124,6 +124,11 @@ import Testing
         #expect(((object["examples"] as? [Any])?.count ?? 0) > 0)
         #expect(((object["negative_examples"] as? [Any])?.count ?? 0) > 0)
 
+        // Kept out of Hyperscan (`hyperscan: false`), a rule still runs only where its paths let it.
+        let offscreen = try CLI.run(["rules", "explain", "content.offscreen-code"])
+        #expect(offscreen.status == 0, "\(offscreen.stderr)")
+        #expect(offscreen.stdout.contains("prefilter: runs on every file its paths include\n"))
+
         let unknown = try CLI.run(["rules", "explain", "demo.tokn", "--rules", folder.path])
         #expect(unknown.status == 1)
         #expect(unknown.stderr.contains("no rule `demo.tokn`") && unknown.stderr.contains("did you mean `demo.token`?"))

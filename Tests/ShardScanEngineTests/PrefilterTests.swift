@@ -103,6 +103,117 @@ import Testing
         #expect(outcome.findings.map(\.ruleID) == ["demo.huge-repeat", "demo.huge-repeat-bare"])
     }
 
+    @Test func hyperscanFalseKeepsAPatternOutOfTheDatabaseAndFindsTheSame() throws {
+        func pack(_ hyperscan: String) -> String {
+            """
+            rules:
+              - id: demo.offscreen
+                name: Call after a run of blanks
+                kind: content
+                pattern: '(?m)(?<=\\S)[ \\t]{40,}(?<secret>;?[A-Za-z_]\\w{0,20}\\()'
+                paths:
+                  include: ['*.py']
+            \(hyperscan)
+            """
+        }
+        let kept = RuleSet(LoadedRules(yaml: pack("    hyperscan: false"), file: "p.yaml"), cacheDirectory: nil)
+        let plain = RuleSet(LoadedRules(yaml: pack(""), file: "p.yaml"), cacheDirectory: nil)
+        #expect(kept.prefilter.gates == [.always])
+        #expect(plain.prefilter.gates != [.always])
+        // Asked for by the pack: no note telling its author Hyperscan could not take the pattern.
+        #expect(kept.diagnostics.filter { $0.level == .note }.isEmpty, "\(kept.diagnostics)")
+        // Not what the rule finds: its digest is that of the rule in Hyperscan.
+        #expect(
+            kept.rules[0].rule.matchDigest(engineVersion: "t") == plain.rules[0].rule.matchDigest(engineVersion: "t"))
+        #expect(
+            Prefilter.cacheKey(rules: kept.rules.map(\.rule), keywords: [])
+                != Prefilter.cacheKey(rules: plain.rules.map(\.rule), keywords: []))
+        let text = "x = 1" + String(repeating: " ", count: 60) + ";run(1)\nclean = 2\n"
+        for path in ["a/mod.py", "a/notes.txt"] {
+            let found = Matcher(ruleSet: kept).scan(text: text, path: path)
+            #expect(Self.hits(found) == Self.hits(Matcher(ruleSet: plain).scan(text: text, path: path)))
+            #expect(found.findings.count == (path.hasSuffix(".py") ? 1 : 0))
+        }
+    }
+
+    @Test func hyperscanFalseNeedsAPathOrKeywordGateAndABoolean() {
+        let ungated = LoadedRules(
+            yaml: """
+                rules:
+                  - id: demo.everywhere
+                    name: Nothing gates it
+                    pattern: '(?<secret>a{3})'
+                    hyperscan: false
+                  - id: demo.typo
+                    name: Not a boolean
+                    pattern: '(?<secret>b{3})'
+                    keywords: [bbb]
+                    hyperscan: nope
+                """, file: "h.yaml")
+        #expect(
+            ungated.errors.map(\.message) == [
+                "`hyperscan: false` needs `keywords` or `paths: include`, else PCRE2 runs on every file",
+                "`hyperscan` is `true` or `false`",
+            ])
+    }
+
+    @Test func aPartKeptOutOfHyperscanIsSearchedWhereverTheRulesOtherPartsLetItRun() throws {
+        func pack(_ hyperscan: String) -> String {
+            """
+            rules:
+              - id: demo.swap
+                name: Clipboard read, write and an address
+                kind: content
+                all:
+                  - name: read
+                    pattern: 'paste\\('
+                  - name: address
+                    pattern: '\\b[13][a-km-zA-HJ-NP-Z1-9]{25,34}\\b'
+            \(hyperscan)
+                any:
+                  - name: write
+                    pattern: 'copy\\('
+            """
+        }
+        let kept = RuleSet(LoadedRules(yaml: pack("        hyperscan: false"), file: "p.yaml"), cacheDirectory: nil)
+        let plain = RuleSet(LoadedRules(yaml: pack(""), file: "p.yaml"), cacheDirectory: nil)
+        #expect(kept.prefilter.partGates[0]?.map { $0 == .always } == [false, true, false])
+        #expect(plain.prefilter.partGates[0]?.contains(.always) == false)
+        #expect(
+            kept.rules[0].rule.matchDigest(engineVersion: "t") == plain.rules[0].rule.matchDigest(engineVersion: "t"))
+        let address = "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"
+        let texts = [
+            "x = paste()\nif v.startswith('1'): copy('\(address)')\n",
+            "x = paste()\ncopy(y)\n",  // no address: no finding
+            "w = '\(address)'\ncopy(w)\n",  // no read: the rule does not run
+            "'\(address)' before paste() and copy()\n",  // the address first: the finding starts there
+        ]
+        for text in texts {
+            let found = Matcher(ruleSet: kept).scan(text: text, path: "m.py")
+            #expect(Self.hits(found) == Self.hits(Matcher(ruleSet: plain).scan(text: text, path: "m.py")), "\(text)")
+        }
+        #expect(Matcher(ruleSet: kept).scan(text: texts[0], path: "m.py").findings.count == 1)
+        #expect(Matcher(ruleSet: kept).scan(text: texts[3], path: "m.py").findings.first?.start == 1)
+
+        // Nothing left in Hyperscan to gate the rule: refused.
+        let ungated = LoadedRules(
+            yaml: """
+                rules:
+                  - id: demo.only-kept-out
+                    name: Its one all part is kept out
+                    kind: content
+                    all:
+                      - name: address
+                        pattern: '[13][a-z]{25}'
+                        hyperscan: false
+                    any: ['copy\\(']
+                """, file: "u.yaml")
+        #expect(
+            ungated.errors.map(\.message) == [
+                "part `address`: `hyperscan: false` needs an `all` part that stays in Hyperscan, to gate the rule"
+            ])
+    }
+
     @Test func regionsCoverEveryPossibleStartAndMerge() {
         #expect(Matcher.regions(ends: [10, 12, 100], maxWidth: 5) == [5..<12, 95..<100])
         #expect(Matcher.regions(ends: [3, 50], maxWidth: 10) == [0..<3, 40..<50])

@@ -247,4 +247,110 @@ import Testing
         #expect(ruleSet.errors.map(\.location.line) == [7])
         #expect(ruleSet.errors.first?.message.contains("part `part2` does not compile") == true)
     }
+    /// The joiner as first written, a byte at a time: what the faster walk must produce, segment for segment.
+    static func referenceSegments(_ original: [UInt8]) -> [[Int]] {
+        var segments: [[Int]] = []
+        var runStart = 0
+        let count = original.count
+        func flush(_ end: Int) {
+            if end > runStart { segments.append([runStart, end - runStart, end - runStart, 1]) }
+        }
+        func replace(_ range: Range<Int>, withSpace: Bool) {
+            flush(range.lowerBound)
+            segments.append([range.lowerBound, range.count, withSpace ? 1 : 0, 0])
+            runStart = range.upperBound
+        }
+        func pastBreak(_ index: Int) -> Int {
+            var index = index
+            if index < count && original[index] == 13 { index += 1 }
+            if index < count && original[index] == 10 { index += 1 }
+            while index < count && (original[index] == 32 || original[index] == 9) { index += 1 }
+            return index
+        }
+        func stringEnd(_ start: Int) -> Int {
+            let quote = original[start]
+            let triple = start + 2 < count && original[start + 1] == quote && original[start + 2] == quote
+            var index = start + (triple ? 3 : 1)
+            while index < count {
+                let byte = original[index]
+                if byte == 92 {
+                    index += 2
+                    continue
+                }
+                if byte == quote {
+                    if !triple { return index + 1 }
+                    if index + 2 < count && original[index + 1] == quote && original[index + 2] == quote {
+                        return index + 3
+                    }
+                } else if !triple && (byte == 10 || byte == 13) {
+                    return index
+                }
+                index += 1
+            }
+            return count
+        }
+        var depth = 0
+        var index = 0
+        while index < count {
+            switch original[index] {
+            case 35:
+                var end = index
+                while end < count && original[end] != 10 && original[end] != 13 { end += 1 }
+                replace(index..<end, withSpace: false)
+                index = end
+            case 92:
+                if index + 1 < count && (original[index + 1] == 10 || original[index + 1] == 13) {
+                    let end = pastBreak(index + 1)
+                    replace(index..<end, withSpace: true)
+                    index = end
+                } else {
+                    index += 1
+                }
+            case 10, 13:
+                if depth > 0 {
+                    let end = pastBreak(index)
+                    replace(index..<end, withSpace: true)
+                    index = end
+                } else {
+                    index += 1
+                }
+            case 40, 91, 123:
+                depth += 1
+                index += 1
+            case 41, 93, 125:
+                depth = max(0, depth - 1)
+                index += 1
+            case 39, 34:
+                index = stringEnd(index)
+            default:
+                index += 1
+            }
+        }
+        flush(count)
+        return segments
+    }
+
+    @Test func statementJoinerSkippingPlainBytesWalksAsTheByteAtATimeJoinerDid() {
+        // Every byte the joiner treats specially, some it must not (`@`, `\t`, high bytes), in random sources.
+        let alphabet = Array("ab (#\\\n\r)[]{}'\" \t@".utf8) + [0x80, 0xD0, 0xFF, 0x7B, 0x5C]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<3000 {
+            let length = Int.random(in: 0...60, using: &generator)
+            let source = (0..<length).map { _ in alphabet.randomElement(using: &generator)! }
+            var segments: [[Int]] = []
+            var joined: [UInt8] = []
+            source.withUnsafeBytes { bytes in
+                PythonStatementJoiner().walk(bytes) { segment, decoded in
+                    segments.append([
+                        segment.originalStart, segment.originalCount, segment.decodedCount, segment.stride,
+                    ])
+                    joined += decoded
+                }
+                let view = DecodedText(pythonStatements: bytes)
+                #expect(view == nil || view?.bytes == joined)
+                #expect((view == nil) == segments.allSatisfy { $0[3] == 1 })
+            }
+            #expect(segments == Self.referenceSegments(source), "\(source)")
+        }
+    }
 }
