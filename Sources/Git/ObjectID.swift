@@ -7,13 +7,12 @@ import CGit2
 extension ObjectID {
     init(_ oid: git_oid) {
         var copy = oid
-        self = withUnsafeBytes(of: &copy.id) { ObjectID(unsafeBytesAt: $0.baseAddress!) }
+        self = Swift.withUnsafeBytes(of: &copy.id) { ObjectID(unsafeBytesAt: $0.baseAddress!) }
     }
 
     var raw: git_oid {
         var oid = git_oid()
-        let bytes = self.bytes
-        withUnsafeMutableBytes(of: &oid.id) { $0.copyBytes(from: bytes) }
+        withUnsafeBytes { bytes in withUnsafeMutableBytes(of: &oid.id) { $0.copyMemory(from: bytes) } }
         return oid
     }
 }

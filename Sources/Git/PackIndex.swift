@@ -145,7 +145,7 @@ public final class PackIndex: Sendable {
 
     /// The position of `id` in name order, `nil` when the pack does not hold it.
     public func position(of id: ObjectID) -> Int? {
-        id.bytes.withUnsafeBytes { wanted -> Int? in
+        id.withUnsafeBytes { wanted -> Int? in
             let first = Int(wanted[0])
             var low = first == 0 ? 0 : Int(file.word32(at: 8 + (first - 1) * 4))
             var high = Int(file.word32(at: 8 + first * 4))

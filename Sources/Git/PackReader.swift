@@ -313,15 +313,43 @@ public final class PackReader: ObjectReader {
         return nil
     }
 
+    /// Checks `bytes` against `id`: SHA-1 of the header `"<type> <size>\0"` and the bytes. Called for every
+    /// object lent, so it allocates nothing: the header is written into a buffer on the stack.
     private func verify(_ bytes: UnsafeRawBufferPointer, type: Int, id: ObjectID, location: PackLocation)
         throws(GitError)
     {
-        let names = [1: "commit", 2: "tree", 3: "blob", 4: "tag"]
         var hasher = Insecure.SHA1()
-        hasher.update(data: Array("\(names[type] ?? "?") \(bytes.count)\0".utf8))
+        // The longest header: "commit " and 19 digits and the NUL.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { header in
+            var count = 0
+            for byte in Self.typeNames[type < Self.typeNames.count ? type : 0] {
+                header[count] = byte
+                count += 1
+            }
+            header[count] = UInt8(ascii: " ")
+            count += 1
+            var digits = 1
+            var rest = bytes.count / 10
+            while rest > 0 {
+                digits += 1
+                rest /= 10
+            }
+            var value = bytes.count
+            for index in stride(from: count + digits - 1, through: count, by: -1) {
+                header[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+            }
+            count += digits
+            header[count] = 0
+            count += 1
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(header)[..<count]))
+        }
         hasher.update(bufferPointer: bytes)
         let digest = hasher.finalize()
-        guard !digest.elementsEqual(id.bytes) else { return }
+        let matches = digest.withUnsafeBytes { actual in
+            id.withUnsafeBytes { wanted in memcmp(actual.baseAddress!, wanted.baseAddress!, 20) == 0 }
+        }
+        guard !matches else { return }
         // The cached copy is as wrong as the one lent; drop it so nothing builds on it.
         forget(location)
         let actual = digest.map { String(format: "%02x", $0) }.joined()
@@ -329,6 +357,9 @@ public final class PackReader: ObjectReader {
             "object \(id.hex) read from \(packName(location)) at offset \(location.offset) hashes to \(actual): "
                 + "the pack is corrupt")
     }
+
+    /// Type names by pack type number (1 commit, 2 tree, 3 blob, 4 tag); `?` for any other.
+    private static let typeNames: [[UInt8]] = ["?", "commit", "tree", "blob", "tag"].map { Array($0.utf8) }
 
     private func corrupt(_ location: PackLocation, _ problem: String) -> GitError {
         GitError.pack("\(packName(location)) at offset \(location.offset): \(problem) (corrupt pack?)")

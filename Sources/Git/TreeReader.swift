@@ -6,9 +6,13 @@ import Foundation
 /// gives (libgit2's `git_diff_tree_to_tree`), in the same order, without libgit2's diff machinery (iterators,
 /// path buffers and delta lists), which was the largest libgit2 cost of a scan.
 ///
+/// A ``TreeFilter`` narrows the diff to the paths a caller wants; a directory it rules out is not read.
+///
 /// One reader per thread, like the ``ObjectReader`` under it.
 public final class TreeReader {
     private let reader: any ObjectReader
+    /// What the diffs want; `nil` for every file.
+    public var filter: TreeFilter?
     /// Trees read and not yet done with, parked for reuse of their storage.
     private var spare: [ParsedTree] = []
 
@@ -17,7 +21,8 @@ public final class TreeReader {
     }
 
     /// The files added or modified between tree `old` (or the empty tree when `nil`) and tree `new`, as
-    /// ``Repository/changes(from:to:)`` lists them: deletions, submodule entries and directories left out.
+    /// ``Repository/changes(from:to:)`` lists them: deletions, submodule entries and directories left out, and
+    /// with a ``filter``, only the files it wants.
     public func changes(from old: ObjectID?, to new: ObjectID) throws -> [FileChange] {
         var changes: [FileChange] = []
         var path: [UInt8] = []
@@ -67,6 +72,10 @@ public final class TreeReader {
                 let mark = path.count
                 new.appendName(of: entry, to: &path)
                 path.append(UInt8(ascii: "/"))
+                if let filter, !path.withUnsafeBytes(filter.directory) {
+                    path.removeSubrange(mark...)
+                    continue
+                }
                 let oldSubtree = try read(old.id(of: oldEntry))
                 let newSubtree = try read(new.id(of: entry))
                 try diff(oldSubtree, newSubtree, path: &path, into: &changes)
@@ -96,10 +105,11 @@ public final class TreeReader {
         let mark = path.count
         tree.appendName(of: entry, to: &path)
         path.append(UInt8(ascii: "/"))
+        defer { path.removeSubrange(mark...) }
+        if let filter, !path.withUnsafeBytes(filter.directory) { return }
         let subtree = try read(tree.id(of: entry))
         try diff(nil, subtree, path: &path, into: &changes)
         park(subtree)
-        path.removeSubrange(mark...)
     }
 
     private func append(
@@ -111,12 +121,14 @@ public final class TreeReader {
         guard entry.mode == 0o100644 || entry.mode == 0o100755 || isLink else { return }
         let mark = path.count
         tree.appendName(of: entry, to: &path)
+        defer { path.removeSubrange(mark...) }
+        // Turned away on its bytes, a file costs no `String`.
+        if let filter, !path.withUnsafeBytes(filter.file) { return }
         let text = String(validating: path, as: UTF8.self)
         changes.append(
             FileChange(
                 path: text ?? String(decoding: path, as: UTF8.self), pathBytes: text == nil ? path : nil,
                 blob: tree.id(of: entry), kind: kind, isSymlink: isLink))
-        path.removeSubrange(mark...)
     }
 
     // MARK: Reading
@@ -129,6 +141,25 @@ public final class TreeReader {
 
     private func park(_ tree: ParsedTree) {
         if spare.count < 64 { spare.append(tree) }
+    }
+}
+
+/// Which paths of a tree diff a caller wants, asked of their bytes (UTF-8 as git stores them).
+///
+/// Both may say yes to more than is wanted (the caller checks what it gets), never no to anything wanted.
+public struct TreeFilter: Sendable {
+    /// Whether files under the directory at this path (which ends with `/`) may be wanted; when not, the
+    /// directory is not read.
+    public var directory: @Sendable (UnsafeRawBufferPointer) -> Bool
+    /// Whether the file at this path may be wanted.
+    public var file: @Sendable (UnsafeRawBufferPointer) -> Bool
+
+    public init(
+        directory: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool,
+        file: @escaping @Sendable (UnsafeRawBufferPointer) -> Bool
+    ) {
+        self.directory = directory
+        self.file = file
     }
 }
 

@@ -57,6 +57,14 @@ public struct ObjectID: Hashable, Sendable, Comparable, CustomStringConvertible 
         return out
     }
 
+    /// Lends the 20 raw bytes, from the stack: ``bytes`` without its allocation, for checks made per object read.
+    public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        var words = (high.bigEndian, middle.bigEndian, low.bigEndian)
+        return try Swift.withUnsafeBytes(of: &words) { raw in
+            try body(UnsafeRawBufferPointer(rebasing: raw[..<20]))
+        }
+    }
+
     /// 40 lower-case hexadecimal digits.
     public var hex: String {
         let digits = Array("0123456789abcdef".utf8)

@@ -18,22 +18,28 @@ public struct PathFilter: Sendable, Equatable {
 
 /// A path glob: `*` and `?` stay within one directory, `**` spans directories, and a glob without
 /// `/` matches the file name alone.
+///
+/// Paths are matched as bytes (their UTF-8), split at every `/` byte as git splits them, so that a tree walk can
+/// match a path it has not made a `String` of, and ask of a directory whether anything under it can match
+/// (``mayMatch(under:)``) before reading it.
 public struct Glob: Sendable, Equatable, CustomStringConvertible {
     public let pattern: String
-    private let segments: [Substring]
+    private let segments: [[UInt8]]
     private let matchesBaseName: Bool
     /// What every matching path ends with: the last segment's bytes after its last wildcard (empty when that
     /// segment is `**` or ends with a wildcard). Checked first, it turns most paths away without splitting them.
     private let literalTail: [UInt8]
 
+    private static let slash = UInt8(ascii: "/")
+    private static let doubleStar = Array("**".utf8)
+
     public init(_ pattern: String) {
         self.pattern = pattern
-        self.matchesBaseName = !pattern.contains("/")
-        self.segments = pattern.split(separator: "/", omittingEmptySubsequences: true)
-        if let last = segments.last, last != "**" {
-            let bytes = Array(last.utf8)
-            let wildcard = bytes.lastIndex { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") }
-            literalTail = Array(bytes[(wildcard.map { $0 + 1 } ?? 0)...])
+        self.matchesBaseName = !pattern.utf8.contains(Self.slash)
+        self.segments = pattern.utf8.split(separator: Self.slash, omittingEmptySubsequences: true).map(Array.init)
+        if let last = segments.last, last != Self.doubleStar {
+            let wildcard = last.lastIndex { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") }
+            literalTail = Array(last[(wildcard.map { $0 + 1 } ?? 0)...])
         } else {
             literalTail = []
         }
@@ -42,35 +48,83 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
     public var description: String { pattern }
 
     public func matches(_ path: String) -> Bool {
-        if !literalTail.isEmpty {
-            // The last segment matches the last part, which ends the path (but for trailing `/`s).
-            var end = path.utf8.endIndex
-            while end > path.utf8.startIndex, path.utf8[path.utf8.index(before: end)] == UInt8(ascii: "/") {
-                end = path.utf8.index(before: end)
-            }
-            guard path.utf8[..<end].reversed().starts(with: literalTail.reversed()) else { return false }
-        }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        if matchesBaseName {
-            guard let last = parts.last, let only = segments.first else { return false }
-            return Self.segmentMatches(Array(only.utf8), Array(last.utf8))
-        }
-        return Self.match(segments[...], parts[...])
+        var path = path
+        return path.withUTF8 { matches(bytes: UnsafeRawBufferPointer($0)) }
     }
 
-    private static func match(_ globs: ArraySlice<Substring>, _ parts: ArraySlice<Substring>) -> Bool {
+    /// Whether the path whose UTF-8 is `path` matches.
+    public func matches(bytes path: UnsafeRawBufferPointer) -> Bool {
+        guard mayEndWith(path) else { return false }
+        let parts = Self.parts(of: path)
+        if matchesBaseName {
+            guard let last = parts.last, let only = segments.first else { return false }
+            return Self.segmentMatches(only, UnsafeRawBufferPointer(rebasing: path[last]))
+        }
+        return Self.match(segments[...], parts[...], in: path)
+    }
+
+    /// Whether `path` ends (but for trailing `/`s) with what every match ends with: a check that needs no
+    /// splitting, true of every path that matches and of few others.
+    public func mayEndWith(_ path: UnsafeRawBufferPointer) -> Bool {
+        guard !literalTail.isEmpty else { return true }
+        var end = path.count
+        while end > 0, path[end - 1] == Self.slash { end -= 1 }
+        guard end >= literalTail.count else { return false }
+        var index = end
+        for byte in literalTail.reversed() {
+            index -= 1
+            guard path[index] == byte else { return false }
+        }
+        return true
+    }
+
+    /// Whether some path under the directory `directory` (its path, with or without a trailing `/`) can match:
+    /// `false` only when none can, so that a walk may leave the directory unread.
+    public func mayMatch(under directory: UnsafeRawBufferPointer) -> Bool {
+        if matchesBaseName { return true }
+        let parts = Self.parts(of: directory)
+        var segment = 0
+        for part in parts {
+            guard segment < segments.count else { return false }
+            // `**` may take any number of the parts left, and anything after them.
+            if segments[segment] == Self.doubleStar { return true }
+            guard Self.segmentMatches(segments[segment], UnsafeRawBufferPointer(rebasing: directory[part])) else {
+                return false
+            }
+            segment += 1
+        }
+        // A path under the directory has at least one more part, for the segments left.
+        return segment < segments.count
+    }
+
+    /// The non-empty parts of `path` between `/`s.
+    private static func parts(of path: UnsafeRawBufferPointer) -> [Range<Int>] {
+        var parts: [Range<Int>] = []
+        var start = 0
+        for index in 0...path.count where index == path.count || path[index] == slash {
+            if index > start { parts.append(start..<index) }
+            start = index + 1
+        }
+        return parts
+    }
+
+    private static func match(
+        _ globs: ArraySlice<[UInt8]>, _ parts: ArraySlice<Range<Int>>, in path: UnsafeRawBufferPointer
+    ) -> Bool {
         guard let first = globs.first else { return parts.isEmpty }
-        if first == "**" {
+        if first == doubleStar {
             let rest = globs.dropFirst()
-            for skip in 0...parts.count where match(rest, parts.dropFirst(skip)) { return true }
+            for skip in 0...parts.count where match(rest, parts.dropFirst(skip), in: path) { return true }
             return false
         }
-        guard let part = parts.first, segmentMatches(Array(first.utf8), Array(part.utf8)) else { return false }
-        return match(globs.dropFirst(), parts.dropFirst())
+        guard let part = parts.first, segmentMatches(first, UnsafeRawBufferPointer(rebasing: path[part])) else {
+            return false
+        }
+        return match(globs.dropFirst(), parts.dropFirst(), in: path)
     }
 
     /// `*` and `?` wildcard match of one path segment, iterative with single backtrack point.
-    private static func segmentMatches(_ glob: [UInt8], _ text: [UInt8]) -> Bool {
+    private static func segmentMatches(_ glob: [UInt8], _ text: UnsafeRawBufferPointer) -> Bool {
         var g = 0
         var t = 0
         var starG = -1

@@ -70,8 +70,11 @@ struct BlobStream {
     /// The release of the last path parsed: most paths of a commit lie in one release.
     private var lastRelease: ReleasePath?
 
+    /// `filter`, when given, narrows each commit's files to the ones it may want (a hunt's paths), and its
+    /// directories that hold none are not read; a shard diffed by libgit2 gets every file.
     init(
-        repository: Repository, commits: [ObjectID], dedupe: any BlobDedupe, ruleSetID: Int64, blobs: WalkBlobs
+        repository: Repository, commits: [ObjectID], dedupe: any BlobDedupe, ruleSetID: Int64, blobs: WalkBlobs,
+        filter: TreeFilter? = nil
     ) {
         self.repository = repository
         self.commits = commits
@@ -79,6 +82,7 @@ struct BlobStream {
         self.ruleSetID = ruleSetID
         self.blobs = blobs
         trees = Self.treeReader(for: repository)
+        trees?.filter = filter
     }
 
     /// A tree reader over `repository`'s packs, or `nil` when they cannot be opened.

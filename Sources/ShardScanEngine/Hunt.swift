@@ -42,6 +42,42 @@ public struct HuntQuery: Sendable {
         self.showSecrets = showSecrets
     }
 
+    /// What a tree walk may leave out for this query: files whose path cannot match a glob (told by its bytes,
+    /// before a `String` is made of it), and directories under which no path can match a glob or that belong to
+    /// another project (not read at all). `nil` when every file is wanted. Files it lets through are still
+    /// checked in full.
+    public var treeFilter: TreeFilter? {
+        let paths = paths
+        let project = project.flatMap { $0.isEmpty ? nil : $0 }
+        guard !paths.isEmpty || project != nil else { return nil }
+        return TreeFilter(
+            directory: { directory in
+                // `packages/<project>/<release file>/<path inside the release>`; any other path is its own
+                // inner path and belongs to no project (see `ReleasePath.parse`).
+                guard directory.starts(with: Self.packages) else {
+                    return project == nil && paths.contains { $0.mayMatch(under: directory) }
+                }
+                var slashes = 0
+                var projectStart = 0
+                for (index, byte) in directory.enumerated() where byte == UInt8(ascii: "/") {
+                    slashes += 1
+                    if slashes == 1 {
+                        projectStart = index + 1
+                    } else if slashes == 2, let project {
+                        let name = String(decoding: directory[projectStart..<index], as: UTF8.self)
+                        if ReleasePath.normalize(name) != project { return false }
+                    } else if slashes == 3 {
+                        let inner = UnsafeRawBufferPointer(rebasing: directory[(index + 1)...])
+                        return inner.isEmpty || paths.isEmpty || paths.contains { $0.mayMatch(under: inner) }
+                    }
+                }
+                return true
+            },
+            file: { file in paths.isEmpty || paths.contains { $0.mayEndWith(file) } })
+    }
+
+    private static let packages = Array("packages/".utf8)
+
     /// Whether the query reads blobs at all.
     public var readsContent: Bool {
         if case .none = content { return false }
@@ -124,34 +160,20 @@ public enum Hunter {
                 guard let reference = source.reference, let tip = try repository.commitID(ofReference: reference)
                 else { throw ShardProblem("reference \(source.reference ?? "?") not found") }
                 counters.shards += 1
-                // The scan's own walk: each commit's tree diff against its first parent, oldest first.
-                var stream = BlobStream(
-                    repository: repository, commits: try repository.commits(from: tip), dedupe: NothingScanned(),
-                    ruleSetID: 0, blobs: WalkBlobs())
-                while !stream.isAtEnd {
-                    var window = BlobWindow()
-                    _ = stream.read(into: &window, stopReason: { nil })
-                    for work in window.commits {
-                        counters.commits += 1
-                        if let since = query.since, work.time < since { continue }
-                        for entry in work.entries where !entry.isSymlink {
-                            let release = entry.release
-                            if let project = query.project, release.projectNormalized != project { continue }
-                            if !query.paths.isEmpty, !query.paths.contains(where: { $0.matches(release.innerPath) }) {
-                                continue
-                            }
-                            let place = HuntPlace(
-                                shard: source.name, commit: work.commit, time: work.time, release: release,
-                                shardPath: entry.shardPath)
-                            counters.places += 1
-                            if places[entry.oid] == nil {
-                                order.append(entry.oid)
-                                repositoryOf[entry.oid] = source.repositoryPath
-                            }
-                            places[entry.oid, default: []].append(place)
+                let commits = try repository.commits(from: tip)
+                // Parts in commit order: places come out as one walk would list them, whatever the threads.
+                for part in walk(commits, of: source, query: query) {
+                    counters.commits += part.commits
+                    for (blob, place) in part.places {
+                        counters.places += 1
+                        if places[blob] == nil {
+                            order.append(blob)
+                            repositoryOf[blob] = source.repositoryPath
                         }
+                        places[blob, default: []].append(place)
                     }
-                    if let end = window.end { throw end }
+                    // The commits after an unreadable one are not searched, as in one walk.
+                    if let end = part.end { throw ShardProblem(end) }
                 }
             } catch {
                 warning("\(source.name): \(GitProblem.describe(error)); the other shards are still searched")
@@ -175,6 +197,83 @@ public enum Hunter {
             emit(result)
         }
         return counters
+    }
+
+    /// Commits a walking thread takes at the least: fewer are diffed faster than a thread starts.
+    static let minimumPartCommits = 16
+
+    /// The places `commits` (a shard's history, oldest first) add that pass the query's filters, walked in up
+    /// to `query.workers` parts of consecutive commits at once, each part on its own thread with its own
+    /// repository handles: a hunt keeps no record of scanned blobs, so the commits' diffs are independent (a
+    /// part's first commit is diffed against its parent's tree like any other). The parts come back in order.
+    static func walk(_ commits: [ObjectID], of source: ShardSource, query: HuntQuery) -> [HuntWalkPart] {
+        let count = max(1, min(query.workers, commits.count / minimumPartCommits))
+        let bounds = (0...count).map { $0 * commits.count / count }
+        let parts = HuntWalkParts(count: count)
+        let done = DispatchGroup()
+        for index in 1..<count {
+            let slice = Array(commits[bounds[index]..<bounds[index + 1]])
+            let path = source.repositoryPath
+            let shard = source.name
+            done.enter()
+            do {
+                try WorkerThread.start {
+                    parts.set(index, walkPart(slice, shard: shard, repositoryPath: path, query: query))
+                    done.leave()
+                }
+            } catch {
+                // No thread: this part is walked here, after the first.
+                done.leave()
+                parts.setLater(index, slice)
+            }
+        }
+        parts.set(
+            0,
+            walkPart(
+                Array(commits[bounds[0]..<bounds[1]]), shard: source.name, repositoryPath: source.repositoryPath,
+                query: query))
+        for (index, slice) in parts.takeLater() {
+            parts.set(index, walkPart(slice, shard: source.name, repositoryPath: source.repositoryPath, query: query))
+        }
+        done.wait()
+        return parts.all
+    }
+
+    /// Diffs each of `commits` against its first parent (the scan's own walk) and keeps the files that pass the
+    /// query's filters; the tree walk leaves out folders they rule out (``HuntQuery/treeFilter``).
+    static func walkPart(_ commits: [ObjectID], shard: String, repositoryPath: String, query: HuntQuery)
+        -> HuntWalkPart
+    {
+        var part = HuntWalkPart()
+        do {
+            let repository = try Repository(at: repositoryPath)
+            var stream = BlobStream(
+                repository: repository, commits: commits, dedupe: NothingScanned(), ruleSetID: 0, blobs: WalkBlobs(),
+                filter: query.treeFilter)
+            while !stream.isAtEnd {
+                var window = BlobWindow()
+                _ = stream.read(into: &window, stopReason: { nil })
+                for work in window.commits {
+                    part.commits += 1
+                    if let since = query.since, work.time < since { continue }
+                    for entry in work.entries where !entry.isSymlink {
+                        let release = entry.release
+                        if let project = query.project, release.projectNormalized != project { continue }
+                        if !query.paths.isEmpty, !query.paths.contains(where: { $0.matches(release.innerPath) }) {
+                            continue
+                        }
+                        let place = HuntPlace(
+                            shard: shard, commit: work.commit, time: work.time, release: release,
+                            shardPath: entry.shardPath)
+                        part.places.append((entry.oid, place))
+                    }
+                }
+                if let end = window.end { throw end }
+            }
+        } catch {
+            part.end = GitProblem.describe(error)
+        }
+        return part
     }
 
     /// `blobs` shard by shard, each shard's in the order they lie in its packs, so that each is read forwards
@@ -277,6 +376,29 @@ public enum Hunter {
         while next < pushed, let result = results.pop() { take(result) }
         done.wait()
     }
+}
+
+/// What a run of consecutive commits of a shard adds: the places that passed the query, in commit order.
+struct HuntWalkPart: Sendable {
+    var places: [(blob: ObjectID, place: HuntPlace)] = []
+    var commits = 0
+    /// Why the walk stopped inside the part (described), if it did: the commits after are not in it.
+    var end: String?
+}
+
+/// The parts of one shard's walk, filled in by the threads that walk them.
+private final class HuntWalkParts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var parts: [HuntWalkPart]
+    private var later: [(Int, [ObjectID])] = []
+
+    init(count: Int) { parts = Array(repeating: HuntWalkPart(), count: count) }
+
+    func set(_ index: Int, _ part: HuntWalkPart) { lock.withLock { parts[index] = part } }
+    /// A part no thread could be started for, to walk on the calling thread.
+    func setLater(_ index: Int, _ commits: [ObjectID]) { lock.withLock { later.append((index, commits)) } }
+    func takeLater() -> [(Int, [ObjectID])] { lock.withLock { later } }
+    var all: [HuntWalkPart] { lock.withLock { parts } }
 }
 
 /// A hunt keeps no record of scanned blobs: every blob of history is new to it.

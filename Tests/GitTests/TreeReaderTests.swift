@@ -167,4 +167,51 @@ extension String {
         let blob = ObjectID(hex: try runGit(["rev-parse", "refs/heads/code:foo0"], in: fixture.path).trimmed)!
         #expect(throws: GitError.self) { try reader.changes(from: nil, to: blob) }
     }
+
+    /// A filter leaves out the files it does not want, and a directory it rules out is not read: the changes are
+    /// the unfiltered ones it wants, nothing under a ruled-out directory is asked about, and fewer objects are read.
+    @Test func aFilterLeavesOutFilesAndDirectoriesUnread() throws {
+        let fixture = try OddTreeRepository()
+        defer { try? FileManager.default.removeItem(atPath: fixture.path) }
+        let repository = try Repository(at: fixture.path)
+        let pruned = Array("deep/er/".utf8)
+        let asked = AskedPaths()
+        let filter = TreeFilter(
+            directory: { path in
+                asked.add(Array(path))
+                return !path.starts(with: pruned)
+            },
+            file: { path in path.reversed().starts(with: Array(".py".utf8).reversed()) })
+        let allPacks = try PackReader(packs: PackSet(repository: repository), repositoryPath: fixture.path)
+        let all = TreeReader(reader: allPacks)
+        let somePacks = try PackReader(packs: PackSet(repository: repository), repositoryPath: fixture.path)
+        let some = TreeReader(reader: somePacks)
+        some.filter = filter
+        var wanted = 0
+        for (index, commit) in fixture.commits.enumerated() {
+            let tree = try fixture.tree(of: commit)
+            let parent = try index > 0 ? fixture.tree(of: fixture.commits[index - 1]) : nil
+            let expected = try all.changes(from: parent, to: tree).filter { change in
+                let bytes = change.pathBytes ?? Array(change.path.utf8)
+                return !bytes.starts(with: pruned) && change.path.hasSuffix(".py")
+            }
+            #expect(try some.changes(from: parent, to: tree) == expected, "commit \(index)")
+            wanted += expected.count
+        }
+        #expect(wanted > 0)
+        // `deep/er/` itself is asked about (and ruled out), `deep/er/still/` never.
+        #expect(asked.paths.contains(pruned))
+        #expect(!asked.paths.contains { $0.starts(with: pruned) && $0.count > pruned.count })
+        let reads = { (reader: PackReader) in reader.statistics.packedReads + reader.statistics.fallbackReads }
+        #expect(reads(somePacks) < reads(allPacks))
+    }
+}
+
+/// Paths a filter was asked about, from whichever thread asked.
+private final class AskedPaths: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [[UInt8]] = []
+
+    func add(_ path: [UInt8]) { lock.withLock { stored.append(path) } }
+    var paths: [[UInt8]] { lock.withLock { stored } }
 }

@@ -194,4 +194,60 @@ import Testing
         #expect(result.status == 2)
         #expect(result.stderr.contains("missing closing parenthesis at offset 6"), "\(result.stderr)")
     }
+
+    /// Globs with folders and `--project` let the tree walk leave whole folders unread; what the hunt finds is
+    /// still exactly what git lists under those globs in that project, whatever the number of jobs.
+    @Test func huntsThatSkipFoldersFindWhatGitLists() throws {
+        let mirror = try Mirror()
+        defer { try? FileManager.default.removeItem(at: mirror.folder) }
+        let cases: [(globs: [String], project: String?)] = [
+            (["*/setup.py"], nil), (["*/*.py", "*/acme_utils/*.py"], nil), (["*/*/*.py"], "ACME.utils"),
+            (["*/setup.py"], "acme_utils"), (["*/PKG-INFO", "weather_client/*"], nil), (["*/nothing/*"], nil),
+            (["*.py"], "dbtools"),
+        ]
+        var found = 0
+        for (globs, project) in cases {
+            var expected: [Place] = []
+            for (shard, files) in mirror.files {
+                for (path, blob) in files {
+                    let parts = path.split(separator: "/", maxSplits: 3).map(String.init)
+                    guard parts.count == 4, parts[0] == "packages" else { continue }
+                    if let project, Self.normalized(parts[1]) != Self.normalized(project) { continue }
+                    guard globs.contains(where: { Self.globMatches($0, parts[3]) }) else { continue }
+                    expected.append(Place(shard: shard, shardPath: path, blob: blob))
+                }
+            }
+            found += expected.isEmpty ? 0 : 1
+            for jobs in ["1", "2"] {
+                var arguments = ["hunt", "--format", "jsonl", "--jobs", jobs]
+                for glob in globs { arguments += ["--path", glob] }
+                if let project { arguments += ["--project", project] }
+                let result = try CLI.run(arguments + [mirror.root])
+                let label = "\(globs) \(project ?? "any project") --jobs \(jobs)"
+                #expect(result.status == (expected.isEmpty ? 1 : 0), "\(label): \(result.stderr)")
+                #expect(Self.places(try Self.rows(result.stdout)) == expected.sorted(), "\(label)")
+            }
+        }
+        #expect(found >= 5)
+    }
+
+    /// PEP 503, as the test sees it.
+    static func normalized(_ name: String) -> String {
+        name.lowercased().replacingOccurrences(of: "[-_.]+", with: "-", options: .regularExpression)
+    }
+
+    /// A glob of `*`, `?` and plain names (no `**`) over a whole path; one without `/` over the file name.
+    static func globMatches(_ glob: String, _ path: String) -> Bool {
+        var pattern = "^"
+        for character in glob {
+            switch character {
+            case "*": pattern += "[^/]*"
+            case "?": pattern += "[^/]"
+            default: pattern += NSRegularExpression.escapedPattern(for: String(character))
+            }
+        }
+        pattern += "$"
+        let subject = glob.contains("/") ? path : String(path.split(separator: "/").last ?? "")
+        return subject.range(of: pattern, options: .regularExpression) != nil
+    }
 }

@@ -39,6 +39,64 @@ import Testing
         #expect(Glob(glob).matches(path) == matches)
     }
 
+    /// Paths are split at every `/` byte, as git and ``ReleasePath`` split them: a `/` before a combining mark
+    /// (one Character with it) still separates two parts.
+    @Test func globsSplitAtEverySlashByte() {
+        #expect(Glob("a/*").matches("a/\u{301}b"))
+        #expect(Glob("*/*").matches("a/\u{301}b"))
+        #expect(Glob("*/x\u{301}").matches("y/x\u{301}"))
+        #expect(Glob("*.py").matches("d/\u{301}.py"))
+    }
+
+    @Test(arguments: [
+        ("*/pyproject.toml", "demo-1.0", true),
+        ("*/pyproject.toml", "demo-1.0/", true),
+        ("*/pyproject.toml", "demo-1.0/src", false),
+        ("pkg/*.py", "pkg", true),
+        ("pkg/*.py", "lib", false),
+        ("pkg/*.py", "pkg/sub", false),
+        ("docs/**/*.rst", "docs/a/b", true),
+        ("docs/**/*.rst", "src/a", false),
+        ("**/tests/*.py", "a/b/c", true),
+        ("*.py", "any/where", true),
+        ("src/**", "src", true),
+        ("a/b", "a/b", false),
+        ("a/b", "a", true),
+    ])
+    func globsRuleOutDirectories(glob: String, directory: String, mayMatch: Bool) {
+        var directory = directory
+        #expect(directory.withUTF8 { Glob(glob).mayMatch(under: UnsafeRawBufferPointer($0)) } == mayMatch)
+    }
+
+    /// Whatever a glob matches, it may match under each folder of the path: ruling out a folder never loses a
+    /// match. And a path it matches ends with what ``Glob/mayEndWith(_:)`` checks.
+    @Test func aGlobNeverRulesOutAFolderOfAPathItMatches() {
+        let globs = [
+            "*/pyproject.toml", "pkg/*.py", "docs/**/*.rst", "**/tests/*.py", "*.py", "src/**", "a?/b*/c", "**",
+            "*/*/__init__.py", "PKG-INFO",
+        ]
+        let names = ["a", "ab", "pkg", "docs", "tests", "src", "b1", "c", "x.py", "pyproject.toml", "__init__.py"]
+        var paths: [[String]] = names.map { [$0] }
+        for _ in 0..<3 { paths += paths.flatMap { path in names.map { path + [$0] } }.prefix(2000) }
+        var checked = 0
+        for pattern in globs {
+            let glob = Glob(pattern)
+            for parts in paths {
+                var path = parts.joined(separator: "/")
+                guard glob.matches(path) else { continue }
+                checked += 1
+                #expect(path.withUTF8 { glob.mayEndWith(UnsafeRawBufferPointer($0)) })
+                for depth in 1..<parts.count {
+                    var folder = parts[..<depth].joined(separator: "/")
+                    #expect(
+                        folder.withUTF8 { glob.mayMatch(under: UnsafeRawBufferPointer($0)) },
+                        "\(pattern) matches \(path) but rules out \(folder)")
+                }
+            }
+        }
+        #expect(checked > 100)
+    }
+
     /// The id read straight from memory (at any alignment) is the id of the same bytes read one by one.
     @Test func objectIDFromUnalignedMemory() {
         var generator = SystemRandomNumberGenerator()
@@ -47,6 +105,7 @@ import Testing
             let read = bytes.withUnsafeBytes { ObjectID(unsafeBytesAt: $0.baseAddress! + offset) }
             #expect(read == ObjectID(bytes: bytes[offset...]))
             #expect(read.bytes == Array(bytes[offset...]))
+            #expect(read.withUnsafeBytes { Array($0) } == Array(bytes[offset...]))
         }
     }
 
