@@ -114,9 +114,9 @@ public enum Hunter {
         warning: (String) -> Void, emit: (HuntResult) -> Void
     ) -> HuntCounters {
         var counters = HuntCounters()
-        var places: [ObjectID: [HuntPlace]] = [:]
-        var order: [ObjectID] = []
-        var repositoryOf: [ObjectID: String] = [:]
+        // The same bounds as a scan's: libgit2's defaults map up to 8 GiB of pack.
+        do { try ScanMemory.apply() } catch { warning("cannot bound libgit2's memory: \(error)") }
+        var places = HuntPlaces()
         for source in sources {
             do {
                 if let problem = source.problem { throw ShardProblem(problem) }
@@ -124,6 +124,7 @@ public enum Hunter {
                 guard let reference = source.reference, let tip = try repository.commitID(ofReference: reference)
                 else { throw ShardProblem("reference \(source.reference ?? "?") not found") }
                 counters.shards += 1
+                places.startShard(name: source.name, repositoryPath: source.repositoryPath)
                 // The scan's own walk: each commit's tree diff against its first parent, oldest first.
                 var stream = BlobStream(
                     repository: repository, commits: try repository.commits(from: tip), dedupe: NothingScanned(),
@@ -134,21 +135,15 @@ public enum Hunter {
                     for work in window.commits {
                         counters.commits += 1
                         if let since = query.since, work.time < since { continue }
+                        places.startCommit(work.commit, time: work.time)
                         for entry in work.entries where !entry.isSymlink {
                             let release = entry.release
                             if let project = query.project, release.projectNormalized != project { continue }
                             if !query.paths.isEmpty, !query.paths.contains(where: { $0.matches(release.innerPath) }) {
                                 continue
                             }
-                            let place = HuntPlace(
-                                shard: source.name, commit: work.commit, time: work.time, release: release,
-                                shardPath: entry.shardPath)
                             counters.places += 1
-                            if places[entry.oid] == nil {
-                                order.append(entry.oid)
-                                repositoryOf[entry.oid] = source.repositoryPath
-                            }
-                            places[entry.oid, default: []].append(place)
+                            places.add(entry.oid, shardPath: entry.shardPath)
                         }
                     }
                     if let end = window.end { throw end }
@@ -157,21 +152,19 @@ public enum Hunter {
                 warning("\(source.name): \(GitProblem.describe(error)); the other shards are still searched")
             }
         }
-        counters.blobs = order.count
+        counters.blobs = places.blobCount
         if !query.readsContent && extract == nil && inspect == nil {
-            for blob in order {
-                emit(HuntResult(blob: blob, places: places[blob] ?? [], matches: [], skipped: nil, size: 0))
+            for blob in places.order {
+                emit(HuntResult(blob: blob, places: places.places(of: blob), matches: [], skipped: nil, size: 0))
             }
             return counters
         }
         read(
-            packOrder(order, repositoryOf: repositoryOf), from: repositoryOf,
-            innerPaths: places.mapValues { $0.first?.release.innerPath ?? "" },
-            names: places.mapValues { fileName(of: $0) }, query: query, extract: extract, inspect: inspect,
-            counters: &counters, warning: warning
+            packOrder(places.order, repositoryOf: places.repositoryPath(of:)), places: places, query: query,
+            extract: extract, inspect: inspect, counters: &counters, warning: warning
         ) { result in
             var result = result
-            result.places = places[result.blob] ?? []
+            result.places = places.places(of: result.blob)
             emit(result)
         }
         return counters
@@ -179,11 +172,11 @@ public enum Hunter {
 
     /// `blobs` shard by shard, each shard's in the order they lie in its packs, so that each is read forwards
     /// with its delta bases at hand (see ``PackBlobAccess``); a shard whose packs cannot be opened keeps its order.
-    static func packOrder(_ blobs: [ObjectID], repositoryOf: [ObjectID: String]) -> [ObjectID] {
+    static func packOrder(_ blobs: [ObjectID], repositoryOf: (ObjectID) -> String) -> [ObjectID] {
         var shards: [String] = []
         var byShard: [String: [ObjectID]] = [:]
         for blob in blobs {
-            let path = repositoryOf[blob] ?? ""
+            let path = repositoryOf(blob)
             if byShard[path] == nil { shards.append(path) }
             byShard[path, default: []].append(blob)
         }
@@ -206,8 +199,7 @@ public enum Hunter {
 
     /// Reads `blobs` on worker threads, each once, and hands the ones that matched to `emit` in `blobs`' order.
     private static func read(
-        _ blobs: [ObjectID], from repositoryOf: [ObjectID: String], innerPaths: [ObjectID: String],
-        names: [ObjectID: String], query: HuntQuery,
+        _ blobs: [ObjectID], places: HuntPlaces, query: HuntQuery,
         extract: Extract?, inspect: Inspect?, counters: inout HuntCounters, warning: (String) -> Void,
         emit: (HuntResult) -> Void
     ) {
@@ -262,9 +254,11 @@ public enum Hunter {
             let job = HuntJob(
                 index: batch,
                 blobs: blobs[range].map { blob in
-                    HuntJob.Blob(
-                        blob: blob, repositoryPath: repositoryOf[blob] ?? "", innerPath: innerPaths[blob] ?? "",
-                        name: names[blob] ?? "")
+                    // The release path and file name of the blob's first place, as ``fileName(of:)`` gives it.
+                    let innerPath = places.firstShardPath(of: blob).map { ReleasePath.parse($0).innerPath } ?? ""
+                    return HuntJob.Blob(
+                        blob: blob, repositoryPath: places.repositoryPath(of: blob), innerPath: innerPath,
+                        name: String(innerPath.split(separator: "/").last ?? ""))
                 })
             while !jobs.tryPush(job) {
                 guard let result = results.pop() else { break }
