@@ -32,6 +32,9 @@ public final class PackReader: ObjectReader {
     public let packs: PackSet
     /// The most bytes the cache holds.
     public let cacheBytes: Int
+    /// The widest span of a pack the reader keeps mapped: once the entries it inflated since it last released
+    /// a pack's pages span this many bytes, it releases them.
+    public let mappedBytes: Int
     /// What this reader did, for profiles and tests.
     public private(set) var statistics = Statistics()
 
@@ -44,10 +47,8 @@ public final class PackReader: ObjectReader {
     private var clockHead = 0
     private var cachedBytes = 0
     private let deltaScratch = Scratch()
-    /// Pack bytes this reader touched since it last released them: per pack, the span and how much it read.
-    private var touched: [Int: (span: Range<Int>, bytes: Int)] = [:]
-    /// Compressed bytes read before the touched span is released.
-    private static let releaseAfter = 32 << 20
+    /// Per pack, the span of the entries this reader inflated since it last released that pack's pages.
+    private var touched: [Int: Range<Int>] = [:]
 
     /// Counts of a reader's work.
     public struct Statistics: Sendable, Equatable {
@@ -59,14 +60,21 @@ public final class PackReader: ObjectReader {
         public var inflatedDeltas = 0
         /// Objects (bases or wanted ones) found in the cache.
         public var cacheHits = 0
+        /// Times a span of mapped pack pages was released, and the widest span kept mapped after a read.
+        public var releases = 0
+        public var widestKeptSpan = 0
     }
 
     /// A reader of `packs`, falling back to the repository at `repositoryPath` (opened on first need) for
-    /// objects in no pack. `cacheBytes` bounds the memory of produced objects kept as delta bases.
-    public init(packs: PackSet, repositoryPath: String, cacheBytes: Int = 48 << 20) throws(GitError) {
+    /// objects in no pack. `cacheBytes` bounds the memory of produced objects kept as delta bases, `mappedBytes`
+    /// the pack pages kept mapped (see ``mappedBytes``).
+    public init(packs: PackSet, repositoryPath: String, cacheBytes: Int = 48 << 20, mappedBytes: Int = 8 << 20)
+        throws(GitError)
+    {
         self.packs = packs
         self.repositoryPath = repositoryPath
         self.cacheBytes = max(0, cacheBytes)
+        self.mappedBytes = max(0, mappedBytes)
         inflater = try Inflater()
     }
 
@@ -369,18 +377,22 @@ public final class PackReader: ObjectReader {
         String(packs.packs[location.pack].path.split(separator: "/").last ?? "pack")
     }
 
-    /// Records that `entry` was just inflated and releases the span read once it is large enough.
+    /// Records that `entry` was just inflated, and releases the pages of the span read since the last release
+    /// once it is ``mappedBytes`` wide. Mapped pages count in the resident size until released, and a span
+    /// bounds them where a count of bytes read would not: a reader that hops over the pack (tree reads, a delta
+    /// base far back) touches pages all over it while reading few bytes, and each fault maps the pages around it
+    /// too.
     private func noteRead(_ pack: Int, _ entry: Entry) {
         let start = entry.start
         let end = (entry.data.baseAddress! - packs.packs[pack].base!) + inflater.consumed
-        var record = touched[pack] ?? (start..<end, 0)
-        record.span = min(record.span.lowerBound, start)..<max(record.span.upperBound, end)
-        record.bytes += end - start
-        if record.bytes >= Self.releaseAfter {
-            packs.packs[pack].release(record.span)
+        let span = touched[pack].map { min($0.lowerBound, start)..<max($0.upperBound, end) } ?? start..<end
+        if span.count >= mappedBytes {
+            packs.packs[pack].release(span)
+            statistics.releases += 1
             touched[pack] = nil
         } else {
-            touched[pack] = record
+            touched[pack] = span
+            statistics.widestKeptSpan = max(statistics.widestKeptSpan, span.count)
         }
     }
 

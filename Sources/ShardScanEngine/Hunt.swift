@@ -150,9 +150,9 @@ public enum Hunter {
         warning: (String) -> Void, emit: (HuntResult) -> Void
     ) -> HuntCounters {
         var counters = HuntCounters()
-        var places: [ObjectID: [HuntPlace]] = [:]
-        var order: [ObjectID] = []
-        var repositoryOf: [ObjectID: String] = [:]
+        // The same bounds as a scan's: libgit2's defaults map up to 8 GiB of pack.
+        do { try ScanMemory.apply() } catch { warning("cannot bound libgit2's memory: \(error)") }
+        var places = HuntPlaces()
         for source in sources {
             do {
                 if let problem = source.problem { throw ShardProblem(problem) }
@@ -160,18 +160,13 @@ public enum Hunter {
                 guard let reference = source.reference, let tip = try repository.commitID(ofReference: reference)
                 else { throw ShardProblem("reference \(source.reference ?? "?") not found") }
                 counters.shards += 1
+                places.startShard(name: source.name, repositoryPath: source.repositoryPath)
                 let commits = try repository.commits(from: tip)
                 // Parts in commit order: places come out as one walk would list them, whatever the threads.
                 for part in walk(commits, of: source, query: query) {
                     counters.commits += part.commits
-                    for (blob, place) in part.places {
-                        counters.places += 1
-                        if places[blob] == nil {
-                            order.append(blob)
-                            repositoryOf[blob] = source.repositoryPath
-                        }
-                        places[blob, default: []].append(place)
-                    }
+                    part.replay(into: &places)
+                    counters.places += part.placeCount
                     // The commits after an unreadable one are not searched, as in one walk.
                     if let end = part.end { throw ShardProblem(end) }
                 }
@@ -179,21 +174,19 @@ public enum Hunter {
                 warning("\(source.name): \(GitProblem.describe(error)); the other shards are still searched")
             }
         }
-        counters.blobs = order.count
+        counters.blobs = places.blobCount
         if !query.readsContent && extract == nil && inspect == nil {
-            for blob in order {
-                emit(HuntResult(blob: blob, places: places[blob] ?? [], matches: [], skipped: nil, size: 0))
+            for blob in places.order {
+                emit(HuntResult(blob: blob, places: places.places(of: blob), matches: [], skipped: nil, size: 0))
             }
             return counters
         }
         read(
-            packOrder(order, repositoryOf: repositoryOf), from: repositoryOf,
-            innerPaths: places.mapValues { $0.first?.release.innerPath ?? "" },
-            names: places.mapValues { fileName(of: $0) }, query: query, extract: extract, inspect: inspect,
-            counters: &counters, warning: warning
+            packOrder(places.order, repositoryOf: places.repositoryPath(of:)), places: places, query: query,
+            extract: extract, inspect: inspect, counters: &counters, warning: warning
         ) { result in
             var result = result
-            result.places = places[result.blob] ?? []
+            result.places = places.places(of: result.blob)
             emit(result)
         }
         return counters
@@ -214,11 +207,10 @@ public enum Hunter {
         for index in 1..<count {
             let slice = Array(commits[bounds[index]..<bounds[index + 1]])
             let path = source.repositoryPath
-            let shard = source.name
             done.enter()
             do {
                 try WorkerThread.start {
-                    parts.set(index, walkPart(slice, shard: shard, repositoryPath: path, query: query))
+                    parts.set(index, walkPart(slice, repositoryPath: path, query: query))
                     done.leave()
                 }
             } catch {
@@ -229,11 +221,9 @@ public enum Hunter {
         }
         parts.set(
             0,
-            walkPart(
-                Array(commits[bounds[0]..<bounds[1]]), shard: source.name, repositoryPath: source.repositoryPath,
-                query: query))
+            walkPart(Array(commits[bounds[0]..<bounds[1]]), repositoryPath: source.repositoryPath, query: query))
         for (index, slice) in parts.takeLater() {
-            parts.set(index, walkPart(slice, shard: source.name, repositoryPath: source.repositoryPath, query: query))
+            parts.set(index, walkPart(slice, repositoryPath: source.repositoryPath, query: query))
         }
         done.wait()
         return parts.all
@@ -241,9 +231,7 @@ public enum Hunter {
 
     /// Diffs each of `commits` against its first parent (the scan's own walk) and keeps the files that pass the
     /// query's filters; the tree walk leaves out folders they rule out (``HuntQuery/treeFilter``).
-    static func walkPart(_ commits: [ObjectID], shard: String, repositoryPath: String, query: HuntQuery)
-        -> HuntWalkPart
-    {
+    static func walkPart(_ commits: [ObjectID], repositoryPath: String, query: HuntQuery) -> HuntWalkPart {
         var part = HuntWalkPart()
         do {
             let repository = try Repository(at: repositoryPath)
@@ -256,16 +244,14 @@ public enum Hunter {
                 for work in window.commits {
                     part.commits += 1
                     if let since = query.since, work.time < since { continue }
+                    part.startCommit(work.commit, time: work.time)
                     for entry in work.entries where !entry.isSymlink {
                         let release = entry.release
                         if let project = query.project, release.projectNormalized != project { continue }
                         if !query.paths.isEmpty, !query.paths.contains(where: { $0.matches(release.innerPath) }) {
                             continue
                         }
-                        let place = HuntPlace(
-                            shard: shard, commit: work.commit, time: work.time, release: release,
-                            shardPath: entry.shardPath)
-                        part.places.append((entry.oid, place))
+                        part.add(entry.oid, shardPath: entry.shardPath)
                     }
                 }
                 if let end = window.end { throw end }
@@ -278,11 +264,11 @@ public enum Hunter {
 
     /// `blobs` shard by shard, each shard's in the order they lie in its packs, so that each is read forwards
     /// with its delta bases at hand (see ``PackBlobAccess``); a shard whose packs cannot be opened keeps its order.
-    static func packOrder(_ blobs: [ObjectID], repositoryOf: [ObjectID: String]) -> [ObjectID] {
+    static func packOrder(_ blobs: [ObjectID], repositoryOf: (ObjectID) -> String) -> [ObjectID] {
         var shards: [String] = []
         var byShard: [String: [ObjectID]] = [:]
         for blob in blobs {
-            let path = repositoryOf[blob] ?? ""
+            let path = repositoryOf(blob)
             if byShard[path] == nil { shards.append(path) }
             byShard[path, default: []].append(blob)
         }
@@ -305,8 +291,7 @@ public enum Hunter {
 
     /// Reads `blobs` on worker threads, each once, and hands the ones that matched to `emit` in `blobs`' order.
     private static func read(
-        _ blobs: [ObjectID], from repositoryOf: [ObjectID: String], innerPaths: [ObjectID: String],
-        names: [ObjectID: String], query: HuntQuery,
+        _ blobs: [ObjectID], places: HuntPlaces, query: HuntQuery,
         extract: Extract?, inspect: Inspect?, counters: inout HuntCounters, warning: (String) -> Void,
         emit: (HuntResult) -> Void
     ) {
@@ -361,9 +346,11 @@ public enum Hunter {
             let job = HuntJob(
                 index: batch,
                 blobs: blobs[range].map { blob in
-                    HuntJob.Blob(
-                        blob: blob, repositoryPath: repositoryOf[blob] ?? "", innerPath: innerPaths[blob] ?? "",
-                        name: names[blob] ?? "")
+                    // The release path and file name of the blob's first place, as ``fileName(of:)`` gives it.
+                    let innerPath = places.firstShardPath(of: blob).map { ReleasePath.parse($0).innerPath } ?? ""
+                    return HuntJob.Blob(
+                        blob: blob, repositoryPath: places.repositoryPath(of: blob), innerPath: innerPath,
+                        name: String(innerPath.split(separator: "/").last ?? ""))
                 })
             while !jobs.tryPush(job) {
                 guard let result = results.pop() else { break }
@@ -379,11 +366,45 @@ public enum Hunter {
 }
 
 /// What a run of consecutive commits of a shard adds: the places that passed the query, in commit order.
+///
+/// Kept as compact as ``HuntPlaces``, which it is replayed into: one shard's parts hold all its places at once.
 struct HuntWalkPart: Sendable {
-    var places: [(blob: ObjectID, place: HuntPlace)] = []
+    /// The commits that passed `--since`, in order, each with the end of its places in ``places``.
+    private var visited: [(commit: ObjectID, time: Int64, placesEnd: Int)] = []
+    private var places: [(blob: ObjectID, pathEnd: Int)] = []
+    /// Every place's shard path, in UTF-8, one after the other.
+    private var paths: [UInt8] = []
+    /// Commits walked, whether or not they passed `--since`.
     var commits = 0
+    var placeCount: Int { places.count }
     /// Why the walk stopped inside the part (described), if it did: the commits after are not in it.
     var end: String?
+
+    mutating func startCommit(_ commit: ObjectID, time: Int64) {
+        visited.append((commit, time, places.count))
+    }
+
+    /// Adds a place of `blob` in the commit started last.
+    mutating func add(_ blob: ObjectID, shardPath: String) {
+        paths.append(contentsOf: shardPath.utf8)
+        places.append((blob, paths.count))
+        visited[visited.count - 1].placesEnd = places.count
+    }
+
+    /// Adds this part's commits and places to `huntPlaces`, in order.
+    func replay(into huntPlaces: inout HuntPlaces) {
+        var place = 0
+        var pathStart = 0
+        for commit in visited {
+            huntPlaces.startCommit(commit.commit, time: commit.time)
+            while place < commit.placesEnd {
+                let (blob, pathEnd) = places[place]
+                huntPlaces.add(blob, shardPathUTF8: paths[pathStart..<pathEnd])
+                pathStart = pathEnd
+                place += 1
+            }
+        }
+    }
 }
 
 /// The parts of one shard's walk, filled in by the threads that walk them.

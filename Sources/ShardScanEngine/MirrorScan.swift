@@ -1,6 +1,28 @@
 import Git
 import ShardScanCore
 
+/// The process-wide memory settings of a scan or hunt. Memory follows the work in flight, not the shard: a
+/// 1.5 GB pack is read through small windows, and nothing kept grows with the pack.
+public enum ScanMemory {
+    /// libgit2 (commits, and objects in no pack) maps packs in windows of this size...
+    public static let packWindowBytes = 8 << 20
+    /// ...at most this many bytes at once, and caches parsed objects up to ``objectCacheBytes``.
+    public static let mappedPackBytes = 32 << 20
+    public static let objectCacheBytes = 32 << 20
+    /// Allocations of this size and up get pages of their own, handed back to the system when freed. glibc
+    /// otherwise raises this threshold to the largest block freed so far (up to 32 MB), after which blobs of
+    /// a few MB come from the threads' heaps, whose freed holes stay resident: on the large bench shard that
+    /// was about 30 MB of peak RSS, growing through the scan.
+    public static let ownPagesFrom = 256 << 10
+
+    /// Applies the settings; every scan and hunt calls it before reading (calling it again changes nothing).
+    public static func apply() throws {
+        try GitSettings.limitMemory(
+            packWindowBytes: packWindowBytes, mappedPackBytes: mappedPackBytes, objectCacheBytes: objectCacheBytes)
+        ProcessMemory.ownPages(from: ownPagesFrom)
+    }
+}
+
 /// One run over many shards: starts the run in the sink, scans each shard, ends the run.
 public struct MirrorScan {
     /// Where the run is recorded and its findings written (the store, in the command-line tool).
@@ -38,9 +60,7 @@ public struct MirrorScan {
     /// store knows under their name are refused, and shards the store expected among them but did not
     /// find are recorded as `missing`; both count as failed shards.
     public func run(_ sources: [ShardSource], report: @escaping (ScanEvent) -> Void) throws -> Summary {
-        // Memory follows the work in flight, not the shard: a 1.5 GB pack is read through small windows.
-        try GitSettings.limitMemory(
-            packWindowBytes: 16 << 20, mappedPackBytes: 64 << 20, objectCacheBytes: 32 << 20)
+        try ScanMemory.apply()
         let digest = ruleSet.digest(engineVersion: Self.engineVersion)
         let ruleSetID = try sink.ruleSetID(digest: digest)
         let backfillSink = sink as? any BackfillSink

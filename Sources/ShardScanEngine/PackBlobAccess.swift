@@ -11,9 +11,13 @@ public struct PackBlobAccess: BlobAccess {
     /// so a small cache keeps nearly every base it needs: on the large bench shard 24 MB per worker took the peak
     /// RSS from 361 to 307 MB and the full scan from 25.6 to 23.3 s against 48 MB (one run each, quiet machine).
     public var deltaCacheBytes: Int
+    /// The widest span of a pack each reader keeps mapped (``PackReader/mappedBytes``): mapped pages count in
+    /// the resident size, and a reader walking forwards never comes back to the pages behind it.
+    public var mappedPackBytes: Int
 
-    public init(deltaCacheBytes: Int = 24 << 20) {
+    public init(deltaCacheBytes: Int = 24 << 20, mappedPackBytes: Int = 8 << 20) {
         self.deltaCacheBytes = deltaCacheBytes
+        self.mappedPackBytes = mappedPackBytes
     }
 
     public func makeReadOrder(repositoryPath: String) throws -> any BlobReadOrder {
@@ -27,7 +31,9 @@ public struct PackBlobAccess: BlobAccess {
             return LibGit2BlobReader(repository: repository)
         }
         return PackBlobReader(
-            reader: try PackReader(packs: packs, repositoryPath: repositoryPath, cacheBytes: deltaCacheBytes))
+            reader: try PackReader(
+                packs: packs, repositoryPath: repositoryPath, cacheBytes: deltaCacheBytes,
+                mappedBytes: mappedPackBytes))
     }
 }
 
@@ -35,14 +41,18 @@ public struct PackBlobAccess: BlobAccess {
 /// the size its pack entry headers tell (``PackSet/estimatedSize(at:)``).
 struct PackOrder: BlobReadOrder {
     let packs: PackSet
+    /// Requests weighed between releases of the pages read.
+    static let releaseEvery = 128
 
     func arrange(_ window: inout [BlobRequest]) {
         window = packs.packOrder(window, id: \.blob)
         for index in window.indices {
             window[index].weight = packs.location(of: window[index].blob).map(packs.estimatedSize(at:)) ?? 1
+            // The headers read lie all over the pack, and each fault maps the pages around it too (64 KB): kept
+            // mapped, they would add up to the whole pack's size in the resident set (on a 1.7 GB shard, +190 MB
+            // of peak RSS), and even a window's worth is tens of MB.
+            if index % Self.releaseEvery == Self.releaseEvery - 1 { packs.releaseMappedPages() }
         }
-        // The headers just read lie all over the pack; kept mapped, they would add up to the whole pack's size
-        // in the resident set (on a 1.7 GB shard, +190 MB of peak RSS).
         packs.releaseMappedPages()
     }
 }

@@ -126,6 +126,32 @@ struct PackedRepository {
         #expect(reader.statistics.packedReads == objects.count - loose)
     }
 
+    /// A reader hopping between the two ends of a pack reads few bytes but touches pages all over it: it releases
+    /// them once the span read is `mappedBytes` wide (counting bytes read, it kept the whole pack mapped), and
+    /// the bytes it lends are still libgit2's.
+    @Test func mappedPagesAreBoundedBySpanNotBytesRead() throws {
+        let repository = try PackedRepository()
+        let packs = try PackSet(objectsDirectory: repository.objects)
+        let libgit2 = try Repository(at: repository.path)
+        let first = packs.packOrder(try repository.allObjects().map(\.id), id: { $0 })
+            .filter { packs.location(of: $0)?.pack == 0 }
+        #expect(first.count > 20)
+        let mappedBytes = 1024
+        let reader = try PackReader(
+            packs: packs, repositoryPath: repository.path, cacheBytes: 0, mappedBytes: mappedBytes)
+        for (front, back) in zip(first, first.reversed()).prefix(first.count / 2) {
+            for id in [front, back] {
+                let expected = try libgit2.withObjectBytes(id) { Array($0) }
+                #expect(try reader.withObjectBytes(id) { Array($0) } == expected, "object \(id)")
+            }
+        }
+        // The first hops span more than `mappedBytes`; a few bytes read each, they are released all the same.
+        let spread = packs.location(of: first.last!)!.offset - packs.location(of: first.first!)!.offset
+        #expect(spread > UInt64(2 * mappedBytes))
+        #expect(reader.statistics.releases > 0)
+        #expect(reader.statistics.widestKeptSpan < mappedBytes)
+    }
+
     /// Pack order: by pack then offset, objects in no pack last in their given order.
     @Test func packOrderPutsLooseObjectsLast() throws {
         let repository = try PackedRepository()
@@ -216,6 +242,38 @@ struct PackedRepository {
         #expect(error?.message.contains(victim.hex) == true)
         #expect(error?.message.contains("hashes to") == true)
         #expect(!lent)
+    }
+
+    /// The Adler-32 checksum that ends each entry's zlib stream is not checked (the object's SHA-1 is): an entry
+    /// whose checksum bytes are wrong still reads to its true bytes.
+    @Test func zlibChecksumIsLeftToTheObjectID() throws {
+        let repository = try PackedRepository()
+        let path = try repository.packIndexPaths()[0]
+        let index = try PackIndex(path: path)
+        let packPath = String(path.dropLast(4)) + ".pack"
+        let libgit2 = try Repository(at: repository.path)
+        let sortedOffsets = (0..<index.count).map { index.offset(at: $0) }.sorted()
+        // Blobs followed by another entry: their entry ends where the next starts, with the 4 checksum bytes.
+        let victims = try repository.allObjects().filter { $0.type == "blob" }.map(\.id).filter {
+            guard let start = index.offset(of: $0) else { return false }
+            return sortedOffsets.contains { $0 > start }
+        }
+        #expect(victims.count > 10)
+        let expected = try victims.map { id in try libgit2.withObjectBytes(id) { Array($0) } }
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: packPath)))
+        for id in victims {
+            let start = index.offset(of: id)!
+            let end = Int(sortedOffsets.first { $0 > start }!)
+            for position in (end - 4)..<end { bytes[position] ^= 0x5a }
+        }
+        try FileManager.default.removeItem(atPath: packPath)
+        try Data(bytes).write(to: URL(fileURLWithPath: packPath))
+
+        let reader = try PackReader(
+            packs: try PackSet(objectsDirectory: repository.objects), repositoryPath: repository.path)
+        for (id, bytes) in zip(victims, expected) {
+            #expect(try reader.withObjectBytes(id) { Array($0) } == bytes, "object \(id)")
+        }
     }
 
     /// Flipped compressed bytes are an error naming the pack and offset, not garbage.

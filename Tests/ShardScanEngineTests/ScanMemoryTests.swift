@@ -1,0 +1,62 @@
+import Git
+import ShardScanCore
+import Testing
+
+@testable import ShardScanEngine
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite struct ScanMemoryTests {
+    #if canImport(Glibc)
+        /// Once a scan's settings are applied, a block of a few MB freed does not make later blocks of that size
+        /// come from the threads' heaps (glibc's moving threshold): they keep pages of their own, given back when
+        /// freed, so blobs of a few MB leave no resident holes behind.
+        @Test func largeBlocksKeepPagesOfTheirOwn() throws {
+            try ScanMemory.apply()
+            free(malloc(8 << 20))
+            let block = try #require(malloc(1 << 20))
+            defer { free(block) }
+            // glibc marks a chunk with pages of its own (IS_MMAPPED, bit 1) in the size word before it.
+            let sizeWord = block.advanced(by: -MemoryLayout<UInt>.size).load(as: UInt.self)
+            #expect(sizeWord & 2 != 0)
+        }
+    #endif
+
+    /// A hunt's places come back as the walk met them: shard, commit, time, release parsed from the path, in the
+    /// order added, across shards and commits; and a blob's repository is the one of the shard it was first met in.
+    @Test func huntPlacesComeBackAsAdded() {
+        var places = HuntPlaces()
+        let blobA = ObjectID(bytes: Array(repeating: 1, count: 20))!
+        let blobB = ObjectID(bytes: Array(repeating: 2, count: 20))!
+        let commit1 = ObjectID(bytes: Array(repeating: 3, count: 20))!
+        let commit2 = ObjectID(bytes: Array(repeating: 4, count: 20))!
+        let pathA = "packages/demo/demo-1.0.tar.gz/demo-1.0/setup.py"
+        let pathB = "packages/Other_Pkg/other_pkg-2.0-py3-none-any.whl/other_pkg/ünïcode/__init__.py"
+        let pathC = "packages/demo/demo-1.1.tar.gz/demo-1.1/setup.py"
+        places.startShard(name: "one", repositoryPath: "/shards/one")
+        places.startCommit(commit1, time: 100)
+        places.add(blobA, shardPath: pathA)
+        places.add(blobB, shardPath: pathB)
+        places.startShard(name: "two", repositoryPath: "/shards/two")
+        places.startCommit(commit2, time: 200)
+        places.add(blobA, shardPath: pathC)
+        #expect(places.blobCount == 2)
+        #expect(places.order == [blobA, blobB])
+        #expect(places.repositoryPath(of: blobA) == "/shards/one")
+        #expect(places.firstShardPath(of: blobB) == pathB)
+        #expect(
+            places.places(of: blobA) == [
+                HuntPlace(
+                    shard: "one", commit: commit1, time: 100, release: ReleasePath.parse(pathA), shardPath: pathA),
+                HuntPlace(
+                    shard: "two", commit: commit2, time: 200, release: ReleasePath.parse(pathC), shardPath: pathC),
+            ])
+        #expect(
+            places.places(of: blobB) == [
+                HuntPlace(shard: "one", commit: commit1, time: 100, release: ReleasePath.parse(pathB), shardPath: pathB)
+            ])
+        #expect(places.places(of: ObjectID(bytes: Array(repeating: 9, count: 20))!).isEmpty)
+    }
+}
