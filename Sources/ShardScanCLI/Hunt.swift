@@ -176,11 +176,14 @@ struct Hunt: ParsableCommand {
         rows.sort()
         if count {
             if format == .table {
-                let searched =
-                    query.readsContent ? ", \(counters.blobsRead) blobs read (\(counters.bytesRead) bytes)" : ""
-                print(
-                    "\(matches) matches in \(places) files (\(blobs) distinct blobs) of \(counters.places) files searched in \(counters.shards) shards\(searched)"
-                )
+                if query.readsContent {
+                    print(
+                        "\(matches) matches in \(places) files (\(blobs) distinct blobs) of \(counters.places) files searched in \(counters.shards) shards, \(counters.blobsRead) blobs read (\(counters.bytesRead) bytes)"
+                    )
+                } else {
+                    // A path-only hunt matches no content: what it found is files.
+                    print("\(places) files (\(blobs) distinct blobs) in \(counters.shards) shards")
+                }
             } else {
                 let summary = HuntCount(
                     matches: matches, files: places, blobs: blobs, filesSearched: counters.places,

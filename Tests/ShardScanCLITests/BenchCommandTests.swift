@@ -55,7 +55,7 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: work + "/full.sqlite"))
         // The hunts search all ten releases (refs/bench/full), not code's nine.
         let paths = try String(contentsOfFile: work + "/hunt-paths-1.out", encoding: .utf8)
-        #expect(paths.hasPrefix("0 matches in 10 files (10 distinct blobs)"), "\(paths)")
+        #expect(paths.hasPrefix("10 files (10 distinct blobs) in 1 shards"), "\(paths)")
         let content = try String(contentsOfFile: work + "/hunt-content-1.out", encoding: .utf8)
         #expect(content.hasPrefix("2 matches in 2 files (2 distinct blobs)"), "\(content)")
     }
