@@ -178,8 +178,9 @@ struct Hunt: ParsableCommand {
             if format == .table {
                 if query.readsContent {
                     print(
-                        "\(matches) matches in \(places) files (\(blobs) distinct blobs) of \(counters.places) files searched in \(counters.shards) shards, \(counters.blobsRead) blobs read (\(counters.bytesRead) bytes)"
-                    )
+                        "\(matches) matches in \(places) files (\(blobs) distinct blobs) of \(counters.places) files "
+                            + "searched in \(counters.shards) shards, \(counters.blobsRead) blobs read "
+                            + "(\(counters.bytesRead) bytes)")
                 } else {
                     // A path-only hunt matches no content: what it found is files.
                     print("\(places) files (\(blobs) distinct blobs) in \(counters.shards) shards")

@@ -80,13 +80,6 @@ public final class Matcher {
         scan(bytes, path: path, subset: onlyRule.map { RuleSubset([$0], of: ruleSet.rules.count) })
     }
 
-    /// Scans `bytes` with only the rules at `rules` (indices into the rule set), as a backfill does: the
-    /// findings are those a scan with every rule gives for these rules, as far as rules outside them that did
-    /// not match here cannot change them (see `docs/ARCHITECTURE.md`, backfill).
-    public func scan(_ bytes: UnsafeRawBufferPointer, path: String?, rules: [Int]) -> ScanOutcome {
-        scan(bytes, path: path, subset: RuleSubset(rules, of: ruleSet.rules.count))
-    }
-
     private func scan(_ bytes: UnsafeRawBufferPointer, path: String?, subset onlyRule: RuleSubset?) -> ScanOutcome {
         let started = clock()
         defer {

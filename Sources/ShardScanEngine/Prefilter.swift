@@ -44,8 +44,8 @@ public final class Prefilter: Sendable {
     let ruleKeywords: [[Int]]
     let ruleCount: Int
     /// Per rule index with parts in the database: how each part is gated (`.pattern`, or `.always` for a
-    /// part with `hyperscan: false`, which is not in the database), in the order of the rule's parts. Part `p` of all such rules, counted in rule order, has Hyperscan id
-    /// `ruleCount + keywords.count + p`.
+    /// part with `hyperscan: false`, which is not in the database), in the order of the rule's parts. Part `p`
+    /// of all such rules, counted in rule order, has Hyperscan id `ruleCount + keywords.count + p`.
     public let partGates: [Int: [Gate]]
     /// Per rule index: the index of its first part in the flat part numbering (see ``partGates``).
     let firstPart: [Int: Int]
