@@ -39,6 +39,8 @@ extension Store {
             var counters = batch.counters
             let runRules = try Self.members(of: ruleSetID, db).map(\.id)
             let known = try db.cachedStatement(sql: "SELECT 1 FROM blob WHERE oid = ?")
+            let insertBlob = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?, ?, ?, ?, ?)")
             for blob in batch.blobs {
                 // A blob stored before under other rules (met again after a rule change): its matches of the
                 // run's rules are replaced, those of rules no longer run are kept (retired).
@@ -47,9 +49,7 @@ extension Store {
                 try Self.writeMatches(
                     of: blob, replacingRules: replacing ? (blob.rulesRun ?? runRules) : nil, runID: batch.runID,
                     counters: &counters, db)
-                try db.execute(
-                    sql:
-                        "INSERT OR REPLACE INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?, ?, ?, ?, ?)",
+                try insertBlob.execute(
                     arguments: [
                         blob.oid, blob.size, setID, blob.skipped?.rawValue,
                         replacing ? try Self.matchCount(of: blob.oid, db) : blob.findings.count,

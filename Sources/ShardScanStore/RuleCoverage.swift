@@ -55,10 +55,11 @@ extension Store: BackfillSink {
     static func equivalentRuleSets(_ ruleSetID: Int64, _ db: Database) throws -> Set<Int64> {
         var ids: Set<Int64> = [ruleSetID]
         if let digest = try String.fetchOne(
-            db, sql: "SELECT members_digest FROM rule_set WHERE id = ?", arguments: [ruleSetID])
+            db.cachedStatement(sql: "SELECT members_digest FROM rule_set WHERE id = ?"), arguments: [ruleSetID])
         {
             ids.formUnion(
-                try Int64.fetchAll(db, sql: "SELECT id FROM rule_set WHERE members_digest = ?", arguments: [digest]))
+                try Int64.fetchAll(
+                    db.cachedStatement(sql: "SELECT id FROM rule_set WHERE members_digest = ?"), arguments: [digest]))
         }
         return ids
     }
