@@ -14,6 +14,12 @@ public struct PathFilter: Sendable, Equatable {
         if exclude.contains(where: { $0.matches(path) }) { return false }
         return include.isEmpty || include.contains(where: { $0.matches(path) })
     }
+
+    /// Whether every path admitted ends with one of `suffixes`: `false` unless each `include` glob's match
+    /// must end so.
+    public func admitsOnly(namesEndingWith suffixes: [String]) -> Bool {
+        !include.isEmpty && include.allSatisfy { $0.onlyMatches(namesEndingWith: suffixes) }
+    }
 }
 
 /// A path glob: `*` and `?` stay within one directory, `**` spans directories, and a glob without
@@ -61,6 +67,11 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
             return Self.segmentMatches(only, UnsafeRawBufferPointer(rebasing: path[last]))
         }
         return Self.match(segments[...], parts[...], in: path)
+    }
+
+    /// Whether every path this glob matches ends with one of `suffixes` (byte for byte).
+    public func onlyMatches(namesEndingWith suffixes: [String]) -> Bool {
+        suffixes.contains { literalTail.count >= $0.utf8.count && literalTail.suffix($0.utf8.count).elementsEqual($0.utf8) }
     }
 
     /// Whether `path` ends (but for trailing `/`s) with what every match ends with: a check that needs no

@@ -354,11 +354,18 @@ struct JSONUnescaper: BlobDecoding {
 /// so a `#` or a bracket inside a string is text. Content rules that want a call and its arguments in one
 /// piece (`Popen(` … `stdout=DEVNULL` over five lines) read this view.
 struct PythonStatementJoiner: BlobDecoding {
+    /// How names of Python source end (compared lower-cased).
+    static let suffixes = [".py", ".pyw", ".pyi", ".pth"]
+
     /// Whether `path` names Python source; an unknown path (an example, standard input) is taken to be.
     static func applies(to path: String?) -> Bool {
         guard let path else { return true }
-        let name = path.lowercased()
-        return name.hasSuffix(".py") || name.hasSuffix(".pyw") || name.hasSuffix(".pyi") || name.hasSuffix(".pth")
+        // Asked of every blob: compared on the bytes, ASCII case folded, with no lower-cased copy made.
+        let name = path.utf8
+        return suffixes.contains { suffix in
+            name.count >= suffix.utf8.count
+                && zip(name.suffix(suffix.utf8.count), suffix.utf8).allSatisfy { $0 | 0x20 == $1 }
+        }
     }
 
     func walk(_ original: UnsafeRawBufferPointer, _ body: (DecodedSegment, UnsafeRawBufferPointer) -> Void) {

@@ -26,8 +26,8 @@ public struct ScanOutcome: Sendable, Equatable {
 public final class Matcher {
     public let ruleSet: RuleSet
     private let scratch: MatchScratch
+    /// Large enough for every database of the prefilter.
     private let hyperscanScratch: Scratch?
-    private let statementScratch: Scratch?
     private let useJIT: Bool
     /// Reused across scans: candidate end offsets per rule and per keyword, in ascending order.
     private var ruleHits: [[Int]]
@@ -56,8 +56,9 @@ public final class Matcher {
     public init(ruleSet: RuleSet, limits: MatchLimits = .scanning, useJIT: Bool = true, profiling: Bool = false) {
         self.ruleSet = ruleSet
         self.scratch = MatchScratch(limits: limits)
-        self.hyperscanScratch = ruleSet.prefilter.database.flatMap { try? Scratch(for: $0) }
-        self.statementScratch = ruleSet.prefilter.statementDatabase.flatMap { try? Scratch(for: $0) }
+        self.hyperscanScratch = ruleSet.prefilter.database.flatMap { database in
+            try? Scratch(for: [database] + ruleSet.prefilter.passDatabases.values)
+        }
         self.useJIT = useJIT
         self.ruleHits = Array(repeating: [], count: ruleSet.rules.count)
         self.keywordHits = Array(repeating: [], count: ruleSet.prefilter.keywords.count)
@@ -234,7 +235,7 @@ public final class Matcher {
         var pairedIDs: [(range: Range<Int>, rule: String)] = []
         let prefilter = ruleSet.prefilter
         let prefiltering = clock()
-        let gated = collectCandidates(bytes, view: view)
+        let gated = collectCandidates(bytes, pass: .reading(path, view: view))
         if profile != nil {
             profile!.add(.hyperscan, bytes: bytes.count, since: prefiltering)
             for index in touchedRules { profile!.rules[index].candidates += ruleHits[index].count }
@@ -251,13 +252,10 @@ public final class Matcher {
             indices = onlyRule?.indices ?? Array(ruleSet.rules.indices)
         }
         if view == .text {
-            statementsWanted = (onlyRule?.indices ?? Array(ruleSet.rules.indices)).contains { index in
-                let rule = ruleSet.rules[index].rule
-                guard rule.view == .statements, rule.paths.admits(path) else { return false }
-                let keywordIndices = prefilter.ruleKeywords[index]
-                // A keyword with a blank in it could be made by joining lines: it does not gate.
-                return keywordIndices.isEmpty || rule.keywords.contains { $0.contains(where: \.isWhitespace) }
-                    || keywordIndices.contains { !keywordHits[$0].isEmpty }
+            // Asked of every Python file: reads no more of each statement rule than it needs.
+            statementsWanted = ruleSet.statementRules.contains { index, keywordsGate in
+                guard onlyRule?.mask[index] ?? true, ruleSet.rules[index].rule.paths.admits(path) else { return false }
+                return !keywordsGate || prefilter.ruleKeywords[index].contains { !keywordHits[$0].isEmpty }
             }
         }
         var layout: StatementLayout?
@@ -438,15 +436,12 @@ public final class Matcher {
         return findings
     }
 
-    /// Fills ``ruleHits`` and ``keywordHits``, for the rules that read `view` (all when `nil` or `.text`).
+    /// Fills ``ruleHits`` and ``keywordHits``, for the rules `pass` reads (see ``Prefilter/Pass``).
     /// Returns whether Hyperscan gated the rules; when it did not (no database, or the scan failed), every
     /// rule runs over the whole buffer and keyword hits come from a plain search.
-    private func collectCandidates(_ bytes: UnsafeRawBufferPointer, view: RuleView?) -> Bool {
+    private func collectCandidates(_ bytes: UnsafeRawBufferPointer, pass: Prefilter.Pass) -> Bool {
         let prefilter = ruleSet.prefilter
-        let (chosen, chosenScratch) =
-            view == .statements && prefilter.statementDatabase != nil
-            ? (prefilter.statementDatabase, statementScratch) : (prefilter.database, hyperscanScratch)
-        if let database = chosen, let hyperscanScratch = chosenScratch {
+        if let database = prefilter.passDatabases[pass] ?? prefilter.database, let hyperscanScratch {
             let ruleCount = UInt32(prefilter.ruleCount)
             let partBase = ruleCount + UInt32(prefilter.keywords.count)
             do {

@@ -25,11 +25,44 @@ public final class Prefilter: Sendable {
         case always
     }
 
-    /// `nil` when there is nothing to put in it.
+    /// Which files a Hyperscan pass reads. Each pass has a database of just the patterns that can match there
+    /// (under the ids of the whole database), so no pass tracks patterns whose hits nobody reads.
+    public enum Pass: String, CaseIterable, Sendable, Codable {
+        /// Python source as stored: the `text` rules (`statements` rules read the joined view instead), and
+        /// every keyword, whose hits also tell whether joining the file is worth it.
+        case pythonText = "python-text"
+        /// Python source joined into statements: the `statements` rules and their keywords.
+        case statements
+        /// Every other file: the rules whose `paths` admit a file that is not Python source, and every keyword.
+        case otherText = "other-text"
+
+        /// The pass that reads a file at `path` in `view` (`nil`: the file's only pass).
+        static func reading(_ path: String?, view: RuleView?) -> Pass {
+            switch view {
+            case .statements: .statements
+            case .text: .pythonText
+            case nil: PythonStatementJoiner.applies(to: path) ? .pythonText : .otherText
+            }
+        }
+
+        /// Whether the pass's database holds `rule`'s pattern.
+        func reads(_ rule: Rule) -> Bool {
+            switch self {
+            case .pythonText: rule.view == .text
+            case .statements: rule.view == .statements
+            case .otherText: !rule.paths.admitsOnly(namesEndingWith: PythonStatementJoiner.suffixes)
+            }
+        }
+
+        /// Whether the pass's database holds every keyword, or only those of the rules it reads.
+        var readsEveryKeyword: Bool { self != .statements }
+    }
+
+    /// Every prefiltered pattern and keyword; `nil` when there is nothing to put in it.
     let database: Database?
-    /// The patterns and keywords of `view: statements` rules alone, under the same ids: what the statement
-    /// view of a Python file is scanned with (the other rules do not read it). `nil`: use ``database``.
-    let statementDatabase: Database?
+    /// Per pass, its own database where that holds fewer patterns than ``database``; a pass without one
+    /// scans with ``database``.
+    let passDatabases: [Pass: Database]
     /// Per rule index.
     public let gates: [Gate]
     /// The rules whose pattern is not in the database, which every blob must consider.
@@ -62,20 +95,14 @@ public final class Prefilter: Sendable {
 
         let key = Self.cacheKey(rules: rules, keywords: keywords)
         let cachePaths = cacheDirectory.map { directory in
-            (
-                database: (directory as NSString).appendingPathComponent("prefilter-\(key).hsdb"),
-                metadata: (directory as NSString).appendingPathComponent("prefilter-\(key).json"),
-                statements: (directory as NSString).appendingPathComponent("prefilter-\(key)-statements.hsdb")
-            )
+            CachePaths(directory: directory, key: key)
         }
         if let cachePaths, let cached = Self.readCache(database: cachePaths.database, metadata: cachePaths.metadata),
             cached.metadata.gates.count == rules.count,
-            case let statements = cached.metadata.hasStatementDatabase
-                ? Self.readDatabase(cachePaths.statements) : nil,
-            statements != nil || !cached.metadata.hasStatementDatabase
+            let passDatabases = Self.readPassDatabases(cached.metadata.passes, cachePaths)
         {
             database = cached.database
-            statementDatabase = statements
+            self.passDatabases = passDatabases
             gates = cached.metadata.gates
             rejections = cached.metadata.rejections
             partGates = cached.metadata.partGates
@@ -135,14 +162,23 @@ public final class Prefilter: Sendable {
                 partGates[id] = nil
             }
         }
-        // What the main database took, it takes again in a smaller one; should it fail even so, the main one is used.
-        let statementPatterns = Self.patterns(
-            rules: rules, keywords: keywords, ruleKeywords: ruleKeywords, gates: gates, partGates: partGates,
-            only: .statements)
-        let statementDatabase =
-            database != nil && !statementPatterns.isEmpty ? try? Database(patterns: statementPatterns) : nil
+        // What the main database took, each pass takes again in a smaller one; should one fail even so, the
+        // main one serves that pass.
+        var passDatabases: [Pass: Database] = [:]
+        if database != nil {
+            let all = Self.patterns(
+                rules: rules, keywords: keywords, ruleKeywords: ruleKeywords, gates: gates, partGates: partGates,
+                only: nil)
+            for pass in Pass.allCases {
+                let patterns = Self.patterns(
+                    rules: rules, keywords: keywords, ruleKeywords: ruleKeywords, gates: gates, partGates: partGates,
+                    only: pass)
+                guard !patterns.isEmpty, patterns.count < all.count else { continue }
+                passDatabases[pass] = try? Database(patterns: patterns)
+            }
+        }
         self.database = database
-        self.statementDatabase = statementDatabase
+        self.passDatabases = passDatabases
         self.gates = gates
         self.rejections = rejections
         self.partGates = partGates
@@ -150,25 +186,25 @@ public final class Prefilter: Sendable {
         wasCached = false
         if let cachePaths, let database {
             Self.writeCache(
-                database, statements: statementDatabase,
+                database, passDatabases: passDatabases,
                 metadata: CacheMetadata(
                     gates: gates, rejections: rejections, partGates: partGates,
-                    hasStatementDatabase: statementDatabase != nil),
+                    passes: passDatabases.keys.map(\.rawValue).sorted()),
                 to: cachePaths)
         }
     }
 
     /// The database's patterns: every prefiltered rule's (each part of a rule in `partGates`) and every
-    /// keyword; with `only`, those of the rules that read that view and their keywords.
+    /// keyword; with `only`, those that pass reads (see ``Pass``).
     static func patterns(
         rules: [Rule], keywords: [String], ruleKeywords: [[Int]], gates: [Gate], partGates: [Int: [Gate]],
-        only view: RuleView?
+        only pass: Pass?
     ) -> [Database.Pattern] {
         var patterns: [Database.Pattern] = []
         var wantedKeywords = Set<Int>()
         let (firstPart, _) = Self.numberParts(partGates)
         for (index, rule) in rules.enumerated() {
-            if let view, rule.view != view { continue }
+            if let pass, !pass.reads(rule) { continue }
             wantedKeywords.formUnion(ruleKeywords[index])
             guard case .pattern = gates[index] else { continue }
             if let first = firstPart[index], let parts = rule.cooccurrence?.parts {
@@ -183,7 +219,8 @@ public final class Prefilter: Sendable {
                     Database.Pattern(expression: rule.pattern, id: UInt32(index), flags: Self.patternFlags))
             }
         }
-        for (index, keyword) in keywords.enumerated() where view == nil || wantedKeywords.contains(index) {
+        for (index, keyword) in keywords.enumerated()
+        where pass == nil || pass!.readsEveryKeyword || wantedKeywords.contains(index) {
             patterns.append(
                 Database.Pattern(
                     expression: Self.literal(keyword), id: UInt32(rules.count + index), flags: [.caseless]))
@@ -206,7 +243,7 @@ public final class Prefilter: Sendable {
     init(ungated rules: [Rule], reason: String) {
         ruleCount = rules.count
         database = nil
-        statementDatabase = nil
+        passDatabases = [:]
         gates = Array(repeating: .always, count: rules.count)
         rejections = Dictionary(uniqueKeysWithValues: rules.indices.map { ($0, reason) })
         (keywords, ruleKeywords) = Self.indexKeywords(rules)
@@ -250,11 +287,13 @@ public final class Prefilter: Sendable {
     static func cacheKey(rules: [Rule], keywords: [String]) -> String {
         var hasher = SHA256()
         func add(_ text: String) { hasher.update(data: Data((text + "\u{0}").utf8)) }
-        add("shardscan-prefilter/4")
+        add("shardscan-prefilter/5")
         add(hyperscanVersion)
         add(String(patternFlags.rawValue))
         for rule in rules {
             add(rule.pattern)
+            // What decides which pass databases hold the pattern.
+            add(Pass.allCases.map { $0.reads(rule) ? "r" : "-" }.joined())
             add(rule.keywords.isEmpty ? "-" : "k")
             add(rule.hyperscan ? "h" : "-")
             for part in rule.cooccurrence?.parts ?? [] {
@@ -269,7 +308,32 @@ public final class Prefilter: Sendable {
         var gates: [Gate]
         var rejections: [Int: String]
         var partGates: [Int: [Gate]]
-        var hasStatementDatabase: Bool
+        /// The passes with a database of their own (``Pass`` raw values).
+        var passes: [String]
+    }
+
+    /// Where one prefilter's files are kept in a cache directory.
+    struct CachePaths {
+        var database: String
+        var metadata: String
+        var passes: [Pass: String]
+
+        init(directory: String, key: String) {
+            func file(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+            database = file("prefilter-\(key).hsdb")
+            metadata = file("prefilter-\(key).json")
+            passes = Dictionary(uniqueKeysWithValues: Pass.allCases.map { ($0, file("prefilter-\(key)-\($0.rawValue).hsdb")) })
+        }
+    }
+
+    /// The pass databases `names` lists, read from the cache; `nil` when one is missing or unreadable.
+    static func readPassDatabases(_ names: [String], _ paths: CachePaths) -> [Pass: Database]? {
+        var databases: [Pass: Database] = [:]
+        for name in names {
+            guard let pass = Pass(rawValue: name), let database = readDatabase(paths.passes[pass]!) else { return nil }
+            databases[pass] = database
+        }
+        return databases
     }
 
     static func readCache(database path: String, metadata metadataPath: String) -> (
@@ -291,16 +355,15 @@ public final class Prefilter: Sendable {
     /// Writes each file under a temporary name and renames it, so a reader never sees half a file; the
     /// main database last, so that a reader who finds it finds the others.
     static func writeCache(
-        _ database: Database, statements: Database?, metadata: CacheMetadata,
-        to paths: (database: String, metadata: String, statements: String)
+        _ database: Database, passDatabases: [Pass: Database], metadata: CacheMetadata, to paths: CachePaths
     ) {
         guard let bytes = try? database.serialized(), let metadataBytes = try? JSONEncoder().encode(metadata) else {
             return
         }
         var files = [(paths.metadata, metadataBytes)]
-        if let statements {
-            guard let statementBytes = try? statements.serialized() else { return }
-            files.append((paths.statements, Data(statementBytes)))
+        for (pass, passDatabase) in passDatabases.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            guard let passBytes = try? passDatabase.serialized() else { return }
+            files.append((paths.passes[pass]!, Data(passBytes)))
         }
         files.append((paths.database, Data(bytes)))
         let directory = (paths.database as NSString).deletingLastPathComponent

@@ -40,8 +40,19 @@ public struct RuleSet: Sendable {
     public let global: GlobalFilters
     /// Gates rules by one Hyperscan pass over each blob.
     public let prefilter: Prefilter
+    /// The rules that read the statement view, each with whether its keywords can tell, from a file's stored
+    /// text, that joining the file is worthless (a rule without keywords, or with a keyword holding a blank,
+    /// which joining lines could make, cannot).
+    let statementRules: [(index: Int, keywordsGate: Bool)]
     /// Whether some rule reads the statement view, so Python files are worth joining into statements.
-    let hasStatementRules: Bool
+    var hasStatementRules: Bool { !statementRules.isEmpty }
+
+    static func statementRules(_ rules: [CompiledRule]) -> [(index: Int, keywordsGate: Bool)] {
+        rules.indices.filter { rules[$0].rule.view == .statements }.map { index in
+            let keywords = rules[index].rule.keywords
+            return (index, !keywords.isEmpty && !keywords.contains { $0.contains(where: \.isWhitespace) })
+        }
+    }
 
     public var errors: [RuleDiagnostic] { diagnostics.filter { $0.level == .error } }
 
@@ -155,7 +166,7 @@ public struct RuleSet: Sendable {
                     "Hyperscan cannot prefilter this pattern (\(reason)); \(fallback)"))
         }
         self.rules = compiled
-        hasStatementRules = compiled.contains { $0.rule.view == .statements }
+        statementRules = Self.statementRules(compiled)
         self.diagnostics = diagnostics.sorted {
             ($0.location.file, $0.location.line) < ($1.location.file, $1.location.line)
         }
@@ -177,7 +188,7 @@ public struct RuleSet: Sendable {
         }
         diagnostics = []
         global = whole.global
-        hasStatementRules = rules.contains { $0.rule.view == .statements }
+        statementRules = Self.statementRules(rules)
     }
 
     /// Loads and compiles the packs at `paths`.

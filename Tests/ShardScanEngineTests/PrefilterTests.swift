@@ -41,7 +41,11 @@ import Testing
                 document += "# " + maker.body(Int.random(in: 0...300)) + "\n" + example.text + "\n"
             }
         }
-        texts.append((document, nil))
+        // The document also as files of each Hyperscan pass (Python source, other files) and of rules'
+        // `paths` (`setup.py`, shell, JSON), which decide what each pass's database holds.
+        for path in [nil, "pkg/setup.py", "pkg/mod/__init__.py", "pkg/notes.txt", "pkg/install.sh", "pkg/conf.json"] {
+            texts.append((document, path))
+        }
         var findings = 0
         for (text, path) in texts {
             let expected = Self.hits(reference.scan(text: text, path: path))

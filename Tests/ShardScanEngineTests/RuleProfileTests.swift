@@ -115,7 +115,7 @@ import Testing
         #expect(matcher.scan(text: oneLine, path: "pkg/one.py").findings.map(\.ruleID) == ["demo.hidden-call"])
     }
 
-    @Test func statementViewIsScannedWithADatabaseOfTheStatementRulesAloneAndItIsCached() throws {
+    @Test func eachPassIsScannedWithADatabaseOfTheRulesItReadsAndTheyAreCached() throws {
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("prefilter-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: cache) }
         let loaded = LoadedRules(yaml: Self.rules, file: "profile.yaml")
@@ -126,18 +126,47 @@ import Testing
         let hidden =
             "p = subprocess.Popen(\n    cmd,  # the command\n    stdout=subprocess.DEVNULL,\n)\nx = 'tok_a1b2c3d4e5f6'\n"
         for ruleSet in [first, second] {
-            #expect(ruleSet.prefilter.statementDatabase != nil)
+            #expect(Set(ruleSet.prefilter.passDatabases.keys) == [.statements, .pythonText])
             #expect(ruleSet.prefilter.partGates == first.prefilter.partGates)
             let found = Matcher(ruleSet: ruleSet).scan(text: hidden, path: "pkg/hidden.py").findings
             #expect(found.map(\.ruleID).sorted() == ["demo.hidden-call", "demo.token"])
         }
-        // Without statement rules there is no second database.
+        // Without statement rules, or rules for Python alone, every pass reads the one database.
         let secretsOnly = RuleSet(
             LoadedRules(
                 yaml: "rules:\n  - id: demo.token\n    name: Token\n    pattern: '\\b(?<secret>tok_[a-z0-9]{12})\\b'\n",
                 file: "t.yaml"), cacheDirectory: nil)
         #expect(secretsOnly.prefilter.database != nil)
-        #expect(secretsOnly.prefilter.statementDatabase == nil)
+        #expect(secretsOnly.prefilter.passDatabases.isEmpty)
+    }
+
+    /// A statement rule's pattern is looked for in the joined view only, and a rule for Python files only in
+    /// Python files: the stored text of a Python file, and other files, are scanned without them.
+    @Test func passesLeaveOutPatternsWhoseHitsNobodyReads() throws {
+        let yaml = Self.rules + "\n" + """
+              - id: demo.setup-fetch
+                name: Network call in setup.py
+                kind: content
+                pattern: '(?<secret>urlopen\\([^)\\n]*\\))'
+                paths:
+                  include: ['setup.py']
+
+            """
+        let ruleSet = Self.ruleSet(yaml)
+        #expect(Set(ruleSet.prefilter.passDatabases.keys) == [.statements, .pythonText, .otherText])
+        let matcher = Matcher(ruleSet: ruleSet, profiling: true)
+        // The call matches in the stored text and in the joined view (which drops the comment).
+        let call = "p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)  # quiet\nurlopen(u)\n"
+        #expect(matcher.scan(text: call, path: "setup.py").findings.map(\.ruleID).sorted() == [
+            "demo.hidden-call", "demo.setup-fetch",
+        ])
+        // One candidate of the statement rule, from the joined view: the stored text's pass has no pattern of it.
+        #expect(try Self.cost(matcher.profile, "demo.hidden-call").candidates == 1)
+        #expect(try Self.cost(matcher.profile, "demo.setup-fetch").candidates == 1)
+        // Outside Python the statement rule reads the text; the `setup.py` rule is not looked for.
+        _ = matcher.scan(text: call, path: "docs/notes.txt")
+        #expect(try Self.cost(matcher.profile, "demo.hidden-call").candidates == 2)
+        #expect(try Self.cost(matcher.profile, "demo.setup-fetch").candidates == 1)
     }
 
     @Test func shippedEscapedNameRuleIsNoCandidateInPlainQuotedWords() throws {

@@ -19,11 +19,20 @@ import Testing
             // heap. The probe is that large because other tests of this process run beside it: a block the size
             // of a free chunk they leave in the heap is served from it whatever the threshold (a 1 MB probe was).
             free(malloc(30 << 20))
-            let block = try #require(malloc(20 << 20))
-            defer { free(block) }
             // glibc marks a chunk with pages of its own (IS_MMAPPED, bit 1) in the size word before it.
-            let sizeWord = block.advanced(by: -MemoryLayout<UInt>.size).load(as: UInt.self)
-            #expect(sizeWord & 2 != 0)
+            func hasPagesOfItsOwn(_ block: UnsafeMutableRawPointer) -> Bool {
+                block.advanced(by: -MemoryLayout<UInt>.size).load(as: UInt.self) & 2 != 0
+            }
+            // A free chunk at least that large in some heap, left by tests running beside this one, serves the
+            // probe whatever the threshold: probes stay allocated until no such chunk is left. Without the
+            // setting every probe comes from a heap.
+            var probes: [UnsafeMutableRawPointer] = []
+            defer { probes.forEach { free($0) } }
+            for _ in 0..<16 {
+                probes.append(try #require(malloc(20 << 20)))
+                if hasPagesOfItsOwn(probes.last!) { break }
+            }
+            #expect(hasPagesOfItsOwn(probes.last!), "\(probes.count) probes of 20 MB, none with pages of its own")
         }
     #endif
 
