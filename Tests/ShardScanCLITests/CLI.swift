@@ -23,6 +23,12 @@ enum CLI {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
+    /// This process's environment, with the Hyperscan database cache in a temporary folder (shared by the
+    /// test runs of this machine) unless `SHARDSCAN_CACHE` already names one: tests write nothing under `~`.
+    static let childEnvironment = ProcessInfo.processInfo.environment.merging([
+        "SHARDSCAN_CACHE": FileManager.default.temporaryDirectory.appendingPathComponent("shardscan-tests-cache").path
+    ]) { existing, _ in existing }
+
     /// Runs the binary with `environment` over this process's. Unless `environment` says otherwise, `COLUMNS` is
     /// wide, so that tests reading a table's content see every cell whole; the layout tests set it themselves.
     static func run(
@@ -38,7 +44,7 @@ enum CLI {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["COLUMNS": "1000"]) { $1 }
+        process.environment = childEnvironment.merging(["COLUMNS": "1000"]) { $1 }
             .merging(environment) { $1 }
         process.currentDirectoryURL = directory ?? packageRoot
         process.standardOutput = try FileHandle(forWritingTo: outURL)

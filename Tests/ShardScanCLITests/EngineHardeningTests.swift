@@ -34,7 +34,7 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable ?? CLI.executable.path)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        process.environment = CLI.childEnvironment.merging(environment) { _, new in new }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: errURL)
         process.standardInput = FileHandle.nullDevice

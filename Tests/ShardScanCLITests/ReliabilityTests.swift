@@ -93,7 +93,7 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
-        if let environment { process.environment = environment }
+        process.environment = environment ?? CLI.childEnvironment
         process.currentDirectoryURL = CLI.packageRoot
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)

@@ -23,7 +23,7 @@ import Testing
     @Test func shippedRulesFindTheSameWithAndWithoutThePrefilter() throws {
         let loaded = RulePackLoader.load(paths: [Self.rulesFolder])
         #expect(loaded.errors.isEmpty)
-        let gated = RuleSet(loaded, cacheDirectory: Prefilter.defaultCacheDirectory)
+        let gated = RuleSet(loaded, cacheDirectory: TestCache.directory)
         let ungated = RuleSet(loaded, cacheDirectory: nil, prefiltered: false)
         #expect(gated.prefilter.database != nil)
         #expect(ungated.prefilter.database == nil)

@@ -190,7 +190,7 @@ import Testing
     @Test func everySecretRuleFindsItsPlantedCredentialsAndNoDecoyAlarms() throws {
         let loaded = RulePackLoader.load(paths: [PrefilterTests.rulesFolder])
         #expect(loaded.errors.isEmpty)
-        let ruleSet = RuleSet(loaded, cacheDirectory: Prefilter.defaultCacheDirectory)
+        let ruleSet = RuleSet(loaded, cacheDirectory: TestCache.directory)
         let matcher = Matcher(ruleSet: ruleSet)
 
         // What each example yields alone is what its rule must find once it is planted.

@@ -172,7 +172,7 @@ import Testing
     @Test func shippedEscapedNameRuleIsNoCandidateInPlainQuotedWords() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Rules/content").path
-        let ruleSet = RuleSet.load(paths: [folder], cacheDirectory: Prefilter.defaultCacheDirectory)
+        let ruleSet = RuleSet.load(paths: [folder], cacheDirectory: TestCache.directory)
         let matcher = Matcher(ruleSet: ruleSet, profiling: true)
         let plain = String(repeating: "name = \"value_1\"; mode = 'rb'\n", count: 200)
         _ = matcher.scan(text: plain, path: "pkg/config.py")

@@ -29,7 +29,10 @@ struct ScannedMirror {
             _ = try DemoMirror.build(at: mirror)
         }
         store = try Store(path: folder.appendingPathComponent(storeName).path)
-        let ruleSet = RuleSet.load(paths: [Self.packageRoot.appendingPathComponent("Rules").path])
+        // The Hyperscan cache in a temporary folder: tests write nothing under `~`.
+        let ruleSet = RuleSet.load(
+            paths: [Self.packageRoot.appendingPathComponent("Rules").path],
+            cacheDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("shardscan-tests-cache").path)
         summary = try MirrorScan(sink: store, ruleSet: ruleSet).run(ShardLocator.locate([mirror], branch: "code")) {
             _ in
         }
