@@ -486,8 +486,7 @@ private final class HuntWorker: @unchecked Sendable {
                         result.skipped = "too-large"
                     } else {
                         try reader.withBytes(of: job.blob) { bytes in
-                            let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
-                            if query.readsContent && probe.contains(0) && UnicodeForm.detect(bytes) == nil {
+                            if query.readsContent && ShardScanner.isBinary(bytes) {
                                 result.skipped = "binary"
                                 return
                             }

@@ -137,8 +137,7 @@ public enum RuleProfiler {
         let counters = Hunter.run(
             sources, query: query,
             inspect: { path, bytes in
-                let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
-                if probe.contains(0) && UnicodeForm.detect(bytes) == nil { return }
+                if ShardScanner.isBinary(bytes) { return }
                 matchers.scan(bytes, path: path)
             }, warning: warning, emit: { _ in })
         var profile = matchers.merged()

@@ -87,6 +87,15 @@ public final class ShardScanner {
     /// The bytes git's own binary check looks at.
     static let binaryProbeLength = 8192
 
+    /// Whether `bytes` are skipped as binary, as git tells: a NUL in the first ``binaryProbeLength`` bytes. UTF-16
+    /// and UTF-32 text is full of NULs; its byte-order mark tells it from binary. Asked of every blob, so the
+    /// NUL is looked for with memchr, not a byte-at-a-time loop.
+    static func isBinary(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let probeLength = min(bytes.count, binaryProbeLength)
+        guard probeLength > 0, memchr(bytes.baseAddress!, 0, probeLength) != nil else { return false }
+        return UnicodeForm.detect(bytes) == nil
+    }
+
     public init(
         sink: any ScanSink, ruleSet: RuleSet, ruleSetID: Int64, runID: Int64, options: ScanOptions,
         report: @escaping (ScanEvent) -> Void

@@ -184,9 +184,7 @@ final class BlobWorker: @unchecked Sendable {
                 return result
             }
             result.scanned = try reader.withBytes(of: job.blob) { bytes in
-                let probe = UnsafeRawBufferPointer(rebasing: bytes.prefix(ShardScanner.binaryProbeLength))
-                // UTF-16 and UTF-32 text is full of NULs; its byte-order mark tells it from binary.
-                if probe.contains(0) && UnicodeForm.detect(bytes) == nil {
+                if ShardScanner.isBinary(bytes) {
                     result.counters.blobsBinary = 1
                     return ScannedBlob(oid: oid, size: size, skipped: .binary, findings: [])
                 }

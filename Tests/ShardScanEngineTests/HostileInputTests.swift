@@ -1,7 +1,7 @@
 import Foundation
 import Git
 import ShardScanCore
-import ShardScanEngine
+@testable import ShardScanEngine
 import ShardScanStore
 import Testing
 
@@ -122,6 +122,21 @@ import Testing
         #expect(result.rows.map(\.secret) == [tokens[2]])
         #expect(result.rows.first?.line == 2002)
         #expect(result.rows.first?.path == "acme-1.0/late-nul.txt")
+    }
+
+    /// git's check to the byte: a NUL among the first 8,192 bytes makes a blob binary, one after them does not.
+    @Test func binaryCheckLooksAtTheFirst8192BytesExactly() {
+        func isBinary(nulAt index: Int, count: Int = 9000) -> Bool {
+            var bytes = [UInt8](repeating: UInt8(ascii: "x"), count: count)
+            if index < count { bytes[index] = 0 }
+            return bytes.withUnsafeBytes { ShardScanner.isBinary($0) }
+        }
+        #expect(isBinary(nulAt: 0))
+        #expect(isBinary(nulAt: 8191))
+        #expect(!isBinary(nulAt: 8192))
+        #expect(isBinary(nulAt: 99, count: 100))
+        #expect(!isBinary(nulAt: 100, count: 100))
+        #expect(![UInt8]().withUnsafeBytes { ShardScanner.isBinary($0) })
     }
 
     @Test func invalidUTF8AroundASecretStillFindsItAtItsByteColumn() throws {
