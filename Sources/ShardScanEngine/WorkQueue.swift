@@ -10,6 +10,11 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
     private var head = 0
     private var count = 0
     private var isClosed = false
+    /// Consumers waiting in ``pop()``, and how many items one waiting in ``popBatch(atLeast:)`` wants (`Int.max`:
+    /// none waits): a push wakes consumers only when one of them would go on, so a consumer that takes results in
+    /// batches is not woken for every one (a context switch each, which cost more than handling the result).
+    private var waitingForOne = 0
+    private var waitingForBatch = Int.max
     let capacity: Int
 
     init(capacity: Int) {
@@ -27,7 +32,7 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
         guard !isClosed else { return false }
         items[(head + count) % capacity] = item
         count += 1
-        condition.broadcast()
+        if waitingForOne > 0 || count >= waitingForBatch { condition.broadcast() }
         return true
     }
 
@@ -38,7 +43,7 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
         guard count < capacity && !isClosed else { return false }
         items[(head + count) % capacity] = item
         count += 1
-        condition.broadcast()
+        if waitingForOne > 0 || count >= waitingForBatch { condition.broadcast() }
         return true
     }
 
@@ -46,8 +51,29 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
     func pop() -> Item? {
         condition.lock()
         defer { condition.unlock() }
-        while count == 0 && !isClosed { condition.wait() }
+        while count == 0 && !isClosed {
+            waitingForOne += 1
+            condition.wait()
+            waitingForOne -= 1
+        }
         return takeLocked()
+    }
+
+    /// Every item queued once there are at least `wanted` (at most ``capacity``), waiting for them; fewer only
+    /// when the queue is closed (none once it is closed and empty). For one consumer at a time.
+    func popBatch(atLeast wanted: Int) -> [Item] {
+        condition.lock()
+        defer { condition.unlock() }
+        let wanted = min(max(1, wanted), capacity)
+        while count < wanted && !isClosed {
+            waitingForBatch = wanted
+            condition.wait()
+            waitingForBatch = Int.max
+        }
+        var batch: [Item] = []
+        batch.reserveCapacity(count)
+        while let item = takeLocked() { batch.append(item) }
+        return batch
     }
 
     /// The next item if there is one now.

@@ -57,13 +57,22 @@ final class WorkerPool {
     }
 
     /// Waits, handing results to `take`, until the workers hold at most ``lowWater`` requests: the next window
-    /// is then cut into runs while each worker still has work.
+    /// is then cut into runs while each worker still has work. Results are taken in batches of up to
+    /// ``resultBatch``, never more than the requests left above the low-water mark, so the walking thread
+    /// sleeps through most results instead of waking for each.
     func waitForRoom(takingResults take: (BlobResult) throws -> Void) rethrows {
-        while shares.pending > lowWater, let result = results.pop() {
-            taken += 1
-            try take(result)
+        while case let above = shares.pending - lowWater, above > 0 {
+            let batch = results.popBatch(atLeast: min(above, Self.resultBatch))
+            if batch.isEmpty { return }
+            // All are taken off the queue now: should `take` throw, the rest of the batch is dropped, as
+            // ``finish(dropping:takingResults:)`` drains results once `take` has thrown.
+            taken += batch.count
+            for result in batch { try take(result) }
         }
     }
+
+    /// Results the walking thread waits for at once while the workers are busy.
+    static let resultBatch = 32
 
     /// Gives `window`, in read order, to the workers: one contiguous run each.
     func give(_ window: [BlobRequest]) {
