@@ -119,6 +119,19 @@ import Testing
                 "blob \(index)")
         }
         #expect(try store.blobStates(Array(oids.suffix(7))).count == 2)
+
+        // The dedupe question over the same long list: every stored blob scanned by these rules, with its match
+        // count; a blob skipped as too large was not scanned, and another rule set's blobs are not these rules'.
+        var tooLarge = Batch(runID: runID, shardID: shardID)
+        tooLarge.blobs = [ScannedBlob(oid: oids[1], size: 1 << 30, skipped: .tooLarge, findings: [])]
+        try store.write(tooLarge, ruleSetID: ruleSetID)
+        let scanned = try store.scannedBlobs(oids, ruleSetID: ruleSetID)
+        #expect(scanned.count == 50)
+        #expect(scanned[oids[1]] == nil)
+        for (index, oid) in oids.enumerated() where index % 3 == 0 {
+            #expect(scanned[oid] == (index % 9 == 0 ? 1 : 0), "blob \(index)")
+        }
+        #expect(try store.scannedBlobs(oids, ruleSetID: store.ruleSetID(digest: "d2")).isEmpty)
     }
 
     @Test func writingABatchTwiceAddsNoDuplicates() throws {
