@@ -92,30 +92,51 @@ public final class Database: @unchecked Sendable {
     /// `onMatch` returns `false` to stop the scan early.
     ///
     /// The corresponding C function is `hs_scan`.
+    ///
+    /// Matches are gathered in a buffer and handed over a few hundred at a time: calling a Swift closure from
+    /// Hyperscan's callback for each one cost a retain and a release of the closure per match.
     public func scan(
         _ data: UnsafeRawBufferPointer, scratch: Scratch, onMatch: (HyperscanMatch) -> Bool
     ) throws(HyperscanError) {
         try withoutActuallyEscaping(onMatch) { (callback) throws(HyperscanError) in
-            var box = CallbackBox(callback: callback)
+            let buffer = UnsafeMutablePointer<HyperscanMatch>.allocate(capacity: MatchBuffer.capacity)
+            defer { buffer.deallocate() }
+            var matches = MatchBuffer(callback: callback, matches: buffer)
             let base = data.baseAddress?.assumingMemoryBound(to: CChar.self) ?? Scratch.emptyData
-            let rc = withUnsafeMutablePointer(to: &box) { boxPointer in
+            let rc = withUnsafeMutablePointer(to: &matches) { context in
                 hs_scan(
                     handle, base, UInt32(clamping: data.count), 0, scratch.handle,
                     { id, from, to, _, context in
-                        let box = context!.assumingMemoryBound(to: CallbackBox.self)
-                        let keepGoing = box.pointee.callback(HyperscanMatch(id: id, start: Int(from), end: Int(to)))
-                        return keepGoing ? 0 : 1
-                    }, boxPointer)
+                        let matches = context!.assumingMemoryBound(to: MatchBuffer.self)
+                        let count = matches.pointee.count
+                        matches.pointee.matches[count] = HyperscanMatch(id: id, start: Int(from), end: Int(to))
+                        matches.pointee.count = count + 1
+                        guard count + 1 == MatchBuffer.capacity else { return 0 }
+                        return matches.pointee.handOver() ? 0 : 1
+                    }, context)
             }
             guard rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED else {
                 throw HyperscanError(code: rc, message: "hs_scan failed (\(rc))")
             }
+            if rc == HS_SUCCESS { _ = matches.handOver() }
         }
     }
 }
 
-private struct CallbackBox {
+/// Matches found and not yet handed to the caller's callback.
+private struct MatchBuffer {
+    static let capacity = 256
     let callback: (HyperscanMatch) -> Bool
+    let matches: UnsafeMutablePointer<HyperscanMatch>
+    var count = 0
+
+    /// Calls the callback with each buffered match, in order; `false` once it asked to stop (the matches after
+    /// that one are never handed over).
+    mutating func handOver() -> Bool {
+        defer { count = 0 }
+        for index in 0..<count where !callback(matches[index]) { return false }
+        return true
+    }
 }
 
 /// One match reported by Hyperscan. `start` is exact only with ``PatternFlags/leftmostStart``;

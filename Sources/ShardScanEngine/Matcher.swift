@@ -444,31 +444,59 @@ public final class Matcher {
         if let database = prefilter.passDatabases[pass] ?? prefilter.database, let hyperscanScratch {
             let ruleCount = UInt32(prefilter.ruleCount)
             let partBase = ruleCount + UInt32(prefilter.keywords.count)
+            var scanned = true
             do {
-                try database.scan(bytes, scratch: hyperscanScratch) { hit in
-                    if hit.id < ruleCount {
-                        let index = Int(hit.id)
-                        if ruleHits[index].isEmpty { touchedRules.append(index) }
-                        ruleHits[index].append(hit.end)
-                    } else if hit.id >= partBase {
-                        // A part's hit is also its rule's: the rule has a candidate.
-                        let part = Int(hit.id - partBase)
-                        if partHits[part].isEmpty { touchedParts.append(part) }
-                        partHits[part].append(hit.end)
-                        let index = prefilter.partOwner[part]
-                        if ruleHits[index].isEmpty { touchedRules.append(index) }
-                        ruleHits[index].append(hit.end)
-                    } else {
-                        let index = Int(hit.id - ruleCount)
-                        if keywordHits[index].isEmpty { touchedKeywords.append(index) }
-                        keywordHits[index].append(hit.end)
-                    }
-                    return true
+                // The callback runs for every hit: it fills local arrays (moved out of the matcher and back, no
+                // copy), which it may change without the run-time exclusivity check every access to a class's
+                // stored property costs.
+                var ruleHits: [[Int]] = []
+                var keywordHits: [[Int]] = []
+                var partHits: [[Int]] = []
+                var touchedRules: [Int] = []
+                var touchedKeywords: [Int] = []
+                var touchedParts: [Int] = []
+                swap(&ruleHits, &self.ruleHits)
+                swap(&keywordHits, &self.keywordHits)
+                swap(&partHits, &self.partHits)
+                swap(&touchedRules, &self.touchedRules)
+                swap(&touchedKeywords, &self.touchedKeywords)
+                swap(&touchedParts, &self.touchedParts)
+                defer {
+                    swap(&ruleHits, &self.ruleHits)
+                    swap(&keywordHits, &self.keywordHits)
+                    swap(&partHits, &self.partHits)
+                    swap(&touchedRules, &self.touchedRules)
+                    swap(&touchedKeywords, &self.touchedKeywords)
+                    swap(&touchedParts, &self.touchedParts)
                 }
-                return true
-            } catch {
-                clearCandidates()
+                do {
+                    try database.scan(bytes, scratch: hyperscanScratch) { hit in
+                        if hit.id < ruleCount {
+                            let index = Int(hit.id)
+                            if ruleHits[index].isEmpty { touchedRules.append(index) }
+                            ruleHits[index].append(hit.end)
+                        } else if hit.id >= partBase {
+                            // A part's hit is also its rule's: the rule has a candidate.
+                            let part = Int(hit.id - partBase)
+                            if partHits[part].isEmpty { touchedParts.append(part) }
+                            partHits[part].append(hit.end)
+                            let index = prefilter.partOwner[part]
+                            if ruleHits[index].isEmpty { touchedRules.append(index) }
+                            ruleHits[index].append(hit.end)
+                        } else {
+                            let index = Int(hit.id - ruleCount)
+                            if keywordHits[index].isEmpty { touchedKeywords.append(index) }
+                            keywordHits[index].append(hit.end)
+                        }
+                        return true
+                    }
+                } catch {
+                    scanned = false
+                }
             }
+            // A failed scan's partial hits are back in the matcher by now, and cleared.
+            if scanned { return true }
+            clearCandidates()
         }
         guard !prefilter.keywords.isEmpty else { return false }
         let lowered = asciiLowercased(bytes)

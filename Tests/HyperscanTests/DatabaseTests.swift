@@ -53,6 +53,34 @@ import Testing
         #expect(count == 1)
     }
 
+    /// Matches are handed over in batches: many more than one batch all arrive, in order, and a stop asked for
+    /// mid-batch or at a batch's end is obeyed at once.
+    @Test func everyMatchArrivesInOrderAndAStopIsObeyedAcrossBatches() throws {
+        let database = try Database(patterns: [.init(expression: "a", id: 1)])
+        let scratch = try Scratch(for: database)
+        let text = Array(String(repeating: "a", count: 1000).utf8)
+        #expect(try scan(database, String(decoding: text, as: UTF8.self)).map(\.end) == Array(1...1000))
+        for stopAt in [1, 255, 256, 257, 300, 999, 1000] {
+            var count = 0
+            try text.withUnsafeBytes { bytes in
+                try database.scan(bytes, scratch: scratch) { _ in
+                    count += 1
+                    return count < stopAt
+                }
+            }
+            #expect(count == stopAt, "stopped at \(stopAt)")
+        }
+        // One scratch grown for two databases serves both.
+        let other = try Database(patterns: [.init(expression: "b+", id: 2)])
+        let shared = try Scratch(for: [database, other])
+        var ends: [Int] = []
+        try Array("abab".utf8).withUnsafeBytes { bytes in
+            try other.scan(bytes, scratch: shared) { ends.append($0.end); return true }
+            try database.scan(bytes, scratch: shared) { ends.append($0.end); return true }
+        }
+        #expect(ends == [2, 4, 1, 3])
+    }
+
     @Test func serializedDatabaseScansTheSame() throws {
         let database = try Database(patterns: [.init(expression: "secret[0-9]+", id: 3)])
         let copy = try Database(serialized: try database.serialized())
