@@ -305,3 +305,26 @@ struct PackedRepository {
         #expect(!lent)
     }
 }
+
+@Suite struct PackReaderScratchTests {
+    /// Each reader inflates deltas into one buffer. Kept at the largest delta it had seen, it grew with the pack;
+    /// a buffer over `scratchKeepBytes` is freed once its object is built, and the bytes lent are still libgit2's.
+    @Test func deltaBufferOverTheKeepSizeIsFreedAfterItsObject() throws {
+        let repository = try PackedRepository()
+        let packs = try PackSet(objectsDirectory: repository.objects)
+        let libgit2 = try Repository(at: repository.path)
+        let ids = packs.packOrder(try repository.allObjects().map(\.id), id: { $0 })
+        let keeping = try PackReader(packs: packs, repositoryPath: repository.path, cacheBytes: 0)
+        let freeing = try PackReader(
+            packs: packs, repositoryPath: repository.path, cacheBytes: 0, scratchKeepBytes: 1024)
+        for id in ids {
+            let expected = try libgit2.withObjectBytes(id) { Array($0) }
+            #expect(try keeping.withObjectBytes(id) { Array($0) } == expected, "object \(id)")
+            #expect(try freeing.withObjectBytes(id) { Array($0) } == expected, "object \(id)")
+            #expect(freeing.statistics.scratchBytes == 0, "a buffer over the keep size outlived its object")
+        }
+        // This pack's deltas are a few KB: over the small keep size, under the default one.
+        #expect(freeing.statistics.largestDelta > freeing.scratchKeepBytes)
+        #expect(keeping.statistics.scratchBytes >= keeping.statistics.largestDelta)
+    }
+}
