@@ -9,6 +9,8 @@ final class MappedFile: @unchecked Sendable {
     let path: String
     let base: UnsafeRawPointer?
     let count: Int
+    /// Which file was mapped: a file put in its path's place later has another identity.
+    let identity: FileIdentity
 
     init(path: String) throws(GitError) {
         self.path = path
@@ -20,6 +22,7 @@ final class MappedFile: @unchecked Sendable {
             throw GitError.pack("cannot stat \(path): \(String(cString: strerror(errno)))")
         }
         count = Int(info.st_size)
+        identity = FileIdentity(info)
         if count == 0 {
             base = nil
             return
@@ -61,6 +64,35 @@ final class MappedFile: @unchecked Sendable {
     }
 }
 
+/// A file as the system knows it: device, inode, size and modification time.
+struct FileIdentity: Hashable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+    let size: Int64
+    let modified: Int64
+    let modifiedNanoseconds: Int64
+
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        #if canImport(Darwin)
+            modified = Int64(info.st_mtimespec.tv_sec)
+            modifiedNanoseconds = Int64(info.st_mtimespec.tv_nsec)
+        #else
+            modified = Int64(info.st_mtim.tv_sec)
+            modifiedNanoseconds = Int64(info.st_mtim.tv_nsec)
+        #endif
+    }
+
+    /// The identity of the file at `path` now, `nil` when it cannot be read.
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        self.init(info)
+    }
+}
+
 extension GitError {
     /// A problem found by shardscan's own pack reading (not reported by libgit2): `GIT_ERROR`.
     static func pack(_ message: String) -> GitError { GitError(code: -1, message: message) }
@@ -80,7 +112,7 @@ public final class PackIndex: Sendable {
     /// The SHA-1 of the pack file, as the pack's trailer records it.
     public let packChecksum: [UInt8]
 
-    private let file: MappedFile
+    let file: MappedFile
     private let namesStart: Int
     private let crcStart: Int
     private let offsetsStart: Int

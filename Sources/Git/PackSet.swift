@@ -19,7 +19,8 @@ public struct PackLocation: Sendable, Hashable, Comparable {
 /// Every pack of a repository (`objects/pack/pack-*.idx` with its `.pack`), indexes read and packs mapped.
 ///
 /// Immutable once opened, so one set is shared by every thread of a scan; each thread reads through its own
-/// ``PackReader``. Packs written after opening are not seen (open a new set per scan). Alternates
+/// ``PackReader``. Sets opened on the same packs share their indexes (``PackIndex/shared(path:)``), mapped
+/// once. Packs written after opening are not seen (open a new set per scan). Alternates
 /// (`objects/info/alternates`) are not followed: their objects read as not packed, and readers fall back to
 /// libgit2 for them.
 public final class PackSet: Sendable {
@@ -46,7 +47,7 @@ public final class PackSet: Sendable {
         for name in names.sorted() where name.hasPrefix("pack-") && name.hasSuffix(".idx") {
             let packPath = folder + "/" + name.dropLast(4) + ".pack"
             guard FileManager.default.fileExists(atPath: packPath) else { continue }
-            let index = try PackIndex(path: folder + "/" + name)
+            let index = try PackIndex.shared(path: folder + "/" + name)
             let pack = try MappedFile(path: packPath)
             try Self.checkHeader(of: pack, against: index)
             indexes.append(index)

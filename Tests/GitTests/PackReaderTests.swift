@@ -328,3 +328,47 @@ struct PackedRepository {
         #expect(keeping.statistics.scratchBytes >= keeping.statistics.largestDelta)
     }
 }
+
+@Suite struct SharedPackIndexTests {
+    /// How many times the process maps the file at `path` (`/proc/self/maps`).
+    static func mappings(of path: String) throws -> Int {
+        #if !os(Linux)
+            try Test.cancel("counts mappings in /proc/self/maps (Linux only)")
+        #endif
+        // Read to the end: procfs files report a size of 0.
+        guard let file = FileHandle(forReadingAtPath: "/proc/self/maps") else { throw CocoaError(.fileReadUnknown) }
+        defer { try? file.close() }
+        let maps = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
+        return maps.split(separator: "\n").filter { $0.hasSuffix(" " + path) }.count
+    }
+
+    /// Every reader of a scan opens the shard's packs, and lookups leave each mapping of an index resident whole:
+    /// sets open at once map each index once, and an index no set holds is unmapped.
+    @Test func setsOpenAtOnceMapEachIndexOnce() throws {
+        let repository = try PackedRepository()
+        let paths = try repository.packIndexPaths()
+        var sets = try (0..<4).map { _ in try PackSet(objectsDirectory: repository.objects) }
+        for (pack, path) in paths.enumerated() {
+            #expect(sets.allSatisfy { $0.indexes[pack] === sets[0].indexes[pack] })
+            #expect(try Self.mappings(of: path) == 1)
+        }
+        let ids = try repository.allObjects().map(\.id)
+        for set in sets { #expect(ids.filter { set.location(of: $0) != nil }.count > 0) }
+        sets.removeAll()
+        for path in paths { #expect(try Self.mappings(of: path) == 0) }
+    }
+
+    /// An index file put in place of an open one (same path, same bytes, another file) is opened afresh.
+    @Test func anIndexReplacedInPlaceIsOpenedAgain() throws {
+        let repository = try PackedRepository()
+        let path = try repository.packIndexPaths()[0]
+        let first = try PackSet(objectsDirectory: repository.objects)
+        let copy = path + ".copy"
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        _ = rename(copy, path)
+        let second = try PackSet(objectsDirectory: repository.objects)
+        #expect(first.indexes[0] !== second.indexes[0])
+        #expect(second.indexes[0].count == first.indexes[0].count)
+        #expect(try PackSet(objectsDirectory: repository.objects).indexes[0] === second.indexes[0])
+    }
+}
