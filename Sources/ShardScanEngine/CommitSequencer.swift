@@ -139,13 +139,13 @@ struct CommitSequencer {
     /// cannot be read is noted in the record's problems, never an error: it must not stop the scan.
     private func releases(of work: CommitWork, withFindings: Set<ReleasePath>) -> [SeenRelease] {
         var seen: [ReleasePath: SeenRelease] = [:]
+        for release in work.releases { seen[release] = SeenRelease(release: release, uploadedAt: work.time) }
         var metadataEntry: [ReleasePath: (path: String, blob: ObjectID)] = [:]
         for entry in work.entries {
             var release = entry.release
             guard !release.project.isEmpty else { continue }
             let inner = release.innerPath
             release.innerPath = ""
-            if seen[release] == nil { seen[release] = SeenRelease(release: release, uploadedAt: work.time) }
             if withFindings.contains(release), CoreMetadata.isMetadataPath(inner) {
                 // The shallowest file wins (`PKG-INFO` over `pkg-1.0/PKG-INFO`), then the first by name.
                 if let known = metadataEntry[release], (known.path.count, known.path) <= (inner.count, inner) {

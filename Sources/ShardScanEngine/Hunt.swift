@@ -238,6 +238,7 @@ public enum Hunter {
             var stream = BlobStream(
                 repository: repository, commits: commits, dedupe: NothingScanned(), ruleSetID: 0, blobs: WalkBlobs(),
                 filter: query.treeFilter)
+            stream.keepsEveryEntry = true
             while !stream.isAtEnd {
                 var window = BlobWindow()
                 _ = stream.read(into: &window, stopReason: { nil })
