@@ -372,3 +372,30 @@ struct PackedRepository {
         #expect(try PackSet(objectsDirectory: repository.objects).indexes[0] === second.indexes[0])
     }
 }
+
+@Suite struct PackReaderCacheTests {
+    /// Large cached objects have pages of their own and small ones share the thread's heap, which keeps what
+    /// they freed: large objects may hold a third of the budget, so that a run of them cannot evict the small
+    /// ones and add their own bytes to what the heap keeps. Bytes lent are still libgit2's.
+    @Test func largeObjectsHoldAtMostAThirdOfTheCache() throws {
+        let repository = try PackedRepository()
+        let packs = try PackSet(objectsDirectory: repository.objects)
+        let libgit2 = try Repository(at: repository.path)
+        let cacheBytes = 96 << 10
+        let reader = try PackReader(
+            packs: packs, repositoryPath: repository.path, cacheBytes: cacheBytes, largeObjectBytes: 8 << 10)
+        var largest = (all: 0, large: 0)
+        for id in packs.packOrder(try repository.allObjects().map(\.id), id: { $0 }) {
+            let expected = try libgit2.withObjectBytes(id) { Array($0) }
+            #expect(try reader.withObjectBytes(id) { Array($0) } == expected, "object \(id)")
+            let held = reader.cachedObjectBytes
+            #expect(held.all <= cacheBytes)
+            #expect(held.large <= cacheBytes / 3)
+            largest = (max(largest.all, held.all), max(largest.large, held.large))
+        }
+        // The pack's two large files (about 20 KB a version) were cached; their 48 versions, read one after the
+        // other, would have filled the whole budget.
+        #expect(largest.large > cacheBytes / 6)
+        #expect(reader.statistics.cacheHits > 0)
+    }
+}
