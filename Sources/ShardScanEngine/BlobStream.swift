@@ -99,7 +99,8 @@ struct BlobStream {
     /// A tree reader over `repository`'s packs, or `nil` when they cannot be opened.
     static func treeReader(for repository: Repository) -> TreeReader? {
         guard let packs = try? PackSet(repository: repository),
-            let reader = try? PackReader(packs: packs, repositoryPath: repository.gitDirectory, cacheBytes: 8 << 20)
+            let reader = try? PackReader(
+                packs: packs, repositoryPath: repository.gitDirectory, cacheBytes: ScanMemory.treeCacheBytes)
         else { return nil }
         return TreeReader(reader: reader)
     }

@@ -14,6 +14,11 @@ public enum ScanMemory {
     /// a few MB come from the threads' heaps, whose freed holes stay resident: on the large bench shard that
     /// was about 30 MB of peak RSS, growing through the scan.
     public static let ownPagesFrom = 256 << 10
+    /// Inflated trees (and their delta bases) the walk's tree reader keeps: a commit's diff needs its parent's
+    /// trees, read by the diff before. 8 MB filled on the large bench shard, whose releases hold more files
+    /// (6.4 MB at the heap's peak, against 0.85 MB on the default one); with 3 MB its full scan peaked 5 MB lower
+    /// (debug build, two runs each) in no more time, and the default shard's peak did not move.
+    public static let treeCacheBytes = 3 << 20
 
     /// Applies the settings; every scan and hunt calls it before reading (calling it again changes nothing).
     public static func apply() throws {
