@@ -56,9 +56,8 @@ public final class Matcher {
     public init(ruleSet: RuleSet, limits: MatchLimits = .scanning, useJIT: Bool = true, profiling: Bool = false) {
         self.ruleSet = ruleSet
         self.scratch = MatchScratch(limits: limits)
-        self.hyperscanScratch = ruleSet.prefilter.database.flatMap { database in
-            try? Scratch(for: [database] + ruleSet.prefilter.passDatabases.values)
-        }
+        let databases = Array(ruleSet.prefilter.passDatabases.values)
+        self.hyperscanScratch = databases.isEmpty ? nil : try? Scratch(for: databases)
         self.useJIT = useJIT
         self.ruleHits = Array(repeating: [], count: ruleSet.rules.count)
         self.keywordHits = Array(repeating: [], count: ruleSet.prefilter.keywords.count)
@@ -441,7 +440,9 @@ public final class Matcher {
     /// rule runs over the whole buffer and keyword hits come from a plain search.
     private func collectCandidates(_ bytes: UnsafeRawBufferPointer, pass: Prefilter.Pass) -> Bool {
         let prefilter = ruleSet.prefilter
-        if let database = prefilter.passDatabases[pass] ?? prefilter.database, let hyperscanScratch {
+        if prefilter.isGating, prefilter.passDatabases.isEmpty || hyperscanScratch != nil {
+            // Nothing this pass reads is in Hyperscan: no rule gated by a pattern has a candidate here.
+            guard let database = prefilter.passDatabases[pass], let hyperscanScratch else { return true }
             let ruleCount = UInt32(prefilter.ruleCount)
             let partBase = ruleCount + UInt32(prefilter.keywords.count)
             var scanned = true

@@ -58,11 +58,12 @@ public final class Prefilter: Sendable {
         var readsEveryKeyword: Bool { self != .statements }
     }
 
-    /// Every prefiltered pattern and keyword; `nil` when there is nothing to put in it.
-    let database: Database?
-    /// Per pass, its own database where that holds fewer patterns than ``database``; a pass without one
-    /// scans with ``database``.
+    /// Per pass, the database of what it reads; a pass with nothing to read in Hyperscan has none (and so no
+    /// candidates).
     let passDatabases: [Pass: Database]
+    /// Whether Hyperscan gates the rules; `false` for a prefilter made ``init(ungated:reason:)``, with which
+    /// every rule runs over every buffer.
+    let isGating: Bool
     /// Per rule index.
     public let gates: [Gate]
     /// The rules whose pattern is not in the database, which every blob must consider.
@@ -97,15 +98,14 @@ public final class Prefilter: Sendable {
         let cachePaths = cacheDirectory.map { directory in
             CachePaths(directory: directory, key: key)
         }
-        if let cachePaths, let cached = Self.readCache(database: cachePaths.database, metadata: cachePaths.metadata),
-            cached.metadata.gates.count == rules.count,
-            let passDatabases = Self.readPassDatabases(cached.metadata.passes, cachePaths)
+        if let cachePaths, let metadata = Self.readMetadata(cachePaths.metadata), metadata.gates.count == rules.count,
+            let passDatabases = Self.readPassDatabases(metadata.passes, cachePaths)
         {
-            database = cached.database
             self.passDatabases = passDatabases
-            gates = cached.metadata.gates
-            rejections = cached.metadata.rejections
-            partGates = cached.metadata.partGates
+            isGating = true
+            gates = metadata.gates
+            rejections = metadata.rejections
+            partGates = metadata.partGates
             (firstPart, partOwner) = Self.numberParts(partGates)
             wasCached = true
             return
@@ -138,55 +138,50 @@ public final class Prefilter: Sendable {
                 gates.append(rule.keywords.isEmpty ? .always : .keywords)
             }
         }
-        // hs_expression_info accepts a few patterns the full compiler refuses: drop those and retry.
-        var database: Database?
-        while database == nil {
-            let patterns = Self.patterns(
-                rules: rules, keywords: keywords, ruleKeywords: ruleKeywords, gates: gates, partGates: partGates,
-                only: nil)
-            if patterns.isEmpty { break }
-            do {
-                database = try Database(patterns: patterns)
-            } catch {
-                guard let at = error.expressionIndex else { throw error }
-                let id = Int(patterns[at].id)
-                if id >= rules.count + keywords.count {
-                    // A part the compiler refuses: the rule falls back to its alternation.
-                    let (_, partOwner) = Self.numberParts(partGates)
-                    partGates[partOwner[id - rules.count - keywords.count]] = nil
-                    continue
-                }
-                guard id < rules.count else { throw error }
-                rejections[id] = error.message
-                gates[id] = rules[id].keywords.isEmpty ? .always : .keywords
-                partGates[id] = nil
-            }
-        }
-        // What the main database took, each pass takes again in a smaller one; should one fail even so, the
-        // main one serves that pass.
+        // hs_expression_info accepts a few patterns the full compiler refuses: drop those and retry. The passes'
+        // databases are compiled side by side, on as many threads as there are passes.
         var passDatabases: [Pass: Database] = [:]
-        if database != nil {
-            let all = Self.patterns(
-                rules: rules, keywords: keywords, ruleKeywords: ruleKeywords, gates: gates, partGates: partGates,
-                only: nil)
+        compiling: while true {
+            var sets: [(Pass, [Database.Pattern])] = []
             for pass in Pass.allCases {
                 let patterns = Self.patterns(
                     rules: rules, keywords: keywords, ruleKeywords: ruleKeywords, gates: gates, partGates: partGates,
                     only: pass)
-                guard !patterns.isEmpty, patterns.count < all.count else { continue }
-                passDatabases[pass] = try? Database(patterns: patterns)
+                if !patterns.isEmpty { sets.append((pass, patterns)) }
             }
+            passDatabases = [:]
+            for (index, result) in Self.compile(sets.map(\.1)).enumerated() {
+                switch result {
+                case .success(let database):
+                    passDatabases[sets[index].0] = database
+                case .failure(let error):
+                    guard let at = error.expressionIndex else { throw error }
+                    let id = Int(sets[index].1[at].id)
+                    if id >= rules.count + keywords.count {
+                        // A part the compiler refuses: the rule falls back to its alternation.
+                        let (_, partOwner) = Self.numberParts(partGates)
+                        partGates[partOwner[id - rules.count - keywords.count]] = nil
+                        continue compiling
+                    }
+                    guard id < rules.count else { throw error }
+                    rejections[id] = error.message
+                    gates[id] = rules[id].keywords.isEmpty ? .always : .keywords
+                    partGates[id] = nil
+                    continue compiling
+                }
+            }
+            break
         }
-        self.database = database
         self.passDatabases = passDatabases
+        isGating = true
         self.gates = gates
         self.rejections = rejections
         self.partGates = partGates
         (firstPart, partOwner) = Self.numberParts(partGates)
         wasCached = false
-        if let cachePaths, let database {
+        if let cachePaths {
             Self.writeCache(
-                database, passDatabases: passDatabases,
+                passDatabases: passDatabases,
                 metadata: CacheMetadata(
                     gates: gates, rejections: rejections, partGates: partGates,
                     passes: passDatabases.keys.map(\.rawValue).sorted()),
@@ -194,17 +189,17 @@ public final class Prefilter: Sendable {
         }
     }
 
-    /// The database's patterns: every prefiltered rule's (each part of a rule in `partGates`) and every
-    /// keyword; with `only`, those that pass reads (see ``Pass``).
+    /// The patterns of `pass`'s database (see ``Pass``): the prefiltered patterns of the rules it reads (each
+    /// part of a rule in `partGates`), and keywords.
     static func patterns(
         rules: [Rule], keywords: [String], ruleKeywords: [[Int]], gates: [Gate], partGates: [Int: [Gate]],
-        only pass: Pass?
+        only pass: Pass
     ) -> [Database.Pattern] {
         var patterns: [Database.Pattern] = []
         var wantedKeywords = Set<Int>()
         let (firstPart, _) = Self.numberParts(partGates)
         for (index, rule) in rules.enumerated() {
-            if let pass, !pass.reads(rule) { continue }
+            if !pass.reads(rule) { continue }
             wantedKeywords.formUnion(ruleKeywords[index])
             guard case .pattern = gates[index] else { continue }
             if let first = firstPart[index], let parts = rule.cooccurrence?.parts {
@@ -220,7 +215,7 @@ public final class Prefilter: Sendable {
             }
         }
         for (index, keyword) in keywords.enumerated()
-        where pass == nil || pass!.readsEveryKeyword || wantedKeywords.contains(index) {
+        where pass.readsEveryKeyword || wantedKeywords.contains(index) {
             patterns.append(
                 Database.Pattern(
                     expression: Self.literal(keyword), id: UInt32(rules.count + index), flags: [.caseless]))
@@ -242,8 +237,8 @@ public final class Prefilter: Sendable {
     /// A prefilter that gates nothing: every rule runs on every blob. For when Hyperscan itself fails.
     init(ungated rules: [Rule], reason: String) {
         ruleCount = rules.count
-        database = nil
         passDatabases = [:]
+        isGating = false
         gates = Array(repeating: .always, count: rules.count)
         rejections = Dictionary(uniqueKeysWithValues: rules.indices.map { ($0, reason) })
         (keywords, ruleKeywords) = Self.indexKeywords(rules)
@@ -287,7 +282,7 @@ public final class Prefilter: Sendable {
     static func cacheKey(rules: [Rule], keywords: [String]) -> String {
         var hasher = SHA256()
         func add(_ text: String) { hasher.update(data: Data((text + "\u{0}").utf8)) }
-        add("shardscan-prefilter/5")
+        add("shardscan-prefilter/6")
         add(hyperscanVersion)
         add(String(patternFlags.rawValue))
         for rule in rules {
@@ -312,15 +307,27 @@ public final class Prefilter: Sendable {
         var passes: [String]
     }
 
+    /// Compiles each set of patterns into a database, the sets side by side on their own threads: a pack's
+    /// passes cost about what its largest one does, not their sum.
+    static func compile(_ sets: [[Database.Pattern]]) -> [Result<Database, HyperscanError>] {
+        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Result<Database, HyperscanError>>.allocate(
+            capacity: sets.count)
+        defer { results.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: sets.count) { index in
+            (results.baseAddress! + index).initialize(
+                to: Result { () throws(HyperscanError) in try Database(patterns: sets[index]) })
+        }
+        defer { _ = results.baseAddress.map { $0.deinitialize(count: sets.count) } }
+        return Array(results)
+    }
+
     /// Where one prefilter's files are kept in a cache directory.
     struct CachePaths {
-        var database: String
         var metadata: String
         var passes: [Pass: String]
 
         init(directory: String, key: String) {
             func file(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-            database = file("prefilter-\(key).hsdb")
             metadata = file("prefilter-\(key).json")
             passes = Dictionary(uniqueKeysWithValues: Pass.allCases.map { ($0, file("prefilter-\(key)-\($0.rawValue).hsdb")) })
         }
@@ -336,15 +343,9 @@ public final class Prefilter: Sendable {
         return databases
     }
 
-    static func readCache(database path: String, metadata metadataPath: String) -> (
-        database: Database, metadata: CacheMetadata
-    )? {
-        guard let bytes = FileManager.default.contents(atPath: path),
-            let metadataBytes = FileManager.default.contents(atPath: metadataPath),
-            let metadata = try? JSONDecoder().decode(CacheMetadata.self, from: metadataBytes),
-            let database = try? Database(serialized: [UInt8](bytes))
-        else { return nil }
-        return (database, metadata)
+    static func readMetadata(_ path: String) -> CacheMetadata? {
+        guard let bytes = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONDecoder().decode(CacheMetadata.self, from: bytes)
     }
 
     static func readDatabase(_ path: String) -> Database? {
@@ -353,20 +354,16 @@ public final class Prefilter: Sendable {
     }
 
     /// Writes each file under a temporary name and renames it, so a reader never sees half a file; the
-    /// main database last, so that a reader who finds it finds the others.
-    static func writeCache(
-        _ database: Database, passDatabases: [Pass: Database], metadata: CacheMetadata, to paths: CachePaths
-    ) {
-        guard let bytes = try? database.serialized(), let metadataBytes = try? JSONEncoder().encode(metadata) else {
-            return
-        }
-        var files = [(paths.metadata, metadataBytes)]
+    /// metadata last, so that a reader who finds it finds the databases it lists.
+    static func writeCache(passDatabases: [Pass: Database], metadata: CacheMetadata, to paths: CachePaths) {
+        guard let metadataBytes = try? JSONEncoder().encode(metadata) else { return }
+        var files: [(String, Data)] = []
         for (pass, passDatabase) in passDatabases.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             guard let passBytes = try? passDatabase.serialized() else { return }
             files.append((paths.passes[pass]!, Data(passBytes)))
         }
-        files.append((paths.database, Data(bytes)))
-        let directory = (paths.database as NSString).deletingLastPathComponent
+        files.append((paths.metadata, metadataBytes))
+        let directory = (paths.metadata as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for (path, data) in files {
             let temporary = path + ".\(getpid()).tmp"

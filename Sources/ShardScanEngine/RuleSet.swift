@@ -153,7 +153,7 @@ public struct RuleSet: Sendable {
                     .warning, SourceLocation(file: loaded.files.first ?? "<rules>", line: 0),
                     "the Hyperscan prefilter could not be built (\(error.description)); every rule runs on every blob"))
         }
-        for (index, reason) in prefilter.rejections.sorted(by: { $0.key < $1.key }) where prefilter.database != nil {
+        for (index, reason) in prefilter.rejections.sorted(by: { $0.key < $1.key }) where prefilter.isGating {
             let rule = rules[index]
             // The pack asked for it (`hyperscan: false`): nothing to tell its author.
             guard rule.hyperscan else { continue }

@@ -25,8 +25,8 @@ import Testing
         #expect(loaded.errors.isEmpty)
         let gated = RuleSet(loaded, cacheDirectory: TestCache.directory)
         let ungated = RuleSet(loaded, cacheDirectory: nil, prefiltered: false)
-        #expect(gated.prefilter.database != nil)
-        #expect(ungated.prefilter.database == nil)
+        #expect(gated.prefilter.isGating && gated.prefilter.passDatabases.count == Prefilter.Pass.allCases.count)
+        #expect(!ungated.prefilter.isGating)
         let fast = Matcher(ruleSet: gated)
         let reference = Matcher(ruleSet: ungated)
 
