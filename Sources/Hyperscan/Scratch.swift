@@ -36,7 +36,9 @@ public final class Scratch {
                 throw HyperscanError(code: rc, message: "cannot allocate scratch (\(rc))")
             }
         }
-        guard let scratch else { throw HyperscanError(code: HS_INVALID, message: "no database to allocate scratch for") }
+        guard let scratch else {
+            throw HyperscanError(code: HS_INVALID, message: "no database to allocate scratch for")
+        }
         self.handle = scratch
     }
 

@@ -71,7 +71,9 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether every path this glob matches ends with one of `suffixes` (byte for byte).
     public func onlyMatches(namesEndingWith suffixes: [String]) -> Bool {
-        suffixes.contains { literalTail.count >= $0.utf8.count && literalTail.suffix($0.utf8.count).elementsEqual($0.utf8) }
+        suffixes.contains {
+            literalTail.count >= $0.utf8.count && literalTail.suffix($0.utf8.count).elementsEqual($0.utf8)
+        }
     }
 
     /// Whether `path` ends (but for trailing `/`s) with what every match ends with: a check that needs no

@@ -450,44 +450,27 @@ public final class Matcher {
                 // The callback runs for every hit: it fills local arrays (moved out of the matcher and back, no
                 // copy), which it may change without the run-time exclusivity check every access to a class's
                 // stored property costs.
-                var ruleHits: [[Int]] = []
-                var keywordHits: [[Int]] = []
-                var partHits: [[Int]] = []
-                var touchedRules: [Int] = []
-                var touchedKeywords: [Int] = []
-                var touchedParts: [Int] = []
-                swap(&ruleHits, &self.ruleHits)
-                swap(&keywordHits, &self.keywordHits)
-                swap(&partHits, &self.partHits)
-                swap(&touchedRules, &self.touchedRules)
-                swap(&touchedKeywords, &self.touchedKeywords)
-                swap(&touchedParts, &self.touchedParts)
-                defer {
-                    swap(&ruleHits, &self.ruleHits)
-                    swap(&keywordHits, &self.keywordHits)
-                    swap(&partHits, &self.partHits)
-                    swap(&touchedRules, &self.touchedRules)
-                    swap(&touchedKeywords, &self.touchedKeywords)
-                    swap(&touchedParts, &self.touchedParts)
-                }
+                var local = HitArrays()
+                exchangeHits(&local)
+                defer { exchangeHits(&local) }
                 do {
                     try database.scan(bytes, scratch: hyperscanScratch) { hit in
                         if hit.id < ruleCount {
                             let index = Int(hit.id)
-                            if ruleHits[index].isEmpty { touchedRules.append(index) }
-                            ruleHits[index].append(hit.end)
+                            if local.rules[index].isEmpty { local.touchedRules.append(index) }
+                            local.rules[index].append(hit.end)
                         } else if hit.id >= partBase {
                             // A part's hit is also its rule's: the rule has a candidate.
                             let part = Int(hit.id - partBase)
-                            if partHits[part].isEmpty { touchedParts.append(part) }
-                            partHits[part].append(hit.end)
+                            if local.parts[part].isEmpty { local.touchedParts.append(part) }
+                            local.parts[part].append(hit.end)
                             let index = prefilter.partOwner[part]
-                            if ruleHits[index].isEmpty { touchedRules.append(index) }
-                            ruleHits[index].append(hit.end)
+                            if local.rules[index].isEmpty { local.touchedRules.append(index) }
+                            local.rules[index].append(hit.end)
                         } else {
                             let index = Int(hit.id - ruleCount)
-                            if keywordHits[index].isEmpty { touchedKeywords.append(index) }
-                            keywordHits[index].append(hit.end)
+                            if local.keywords[index].isEmpty { local.touchedKeywords.append(index) }
+                            local.keywords[index].append(hit.end)
                         }
                         return true
                     }
@@ -509,6 +492,26 @@ public final class Matcher {
             }
         }
         return false
+    }
+
+    /// The hit arrays, to be moved out of the matcher and back (see ``collectCandidates(_:pass:)``).
+    private struct HitArrays {
+        var rules: [[Int]] = []
+        var keywords: [[Int]] = []
+        var parts: [[Int]] = []
+        var touchedRules: [Int] = []
+        var touchedKeywords: [Int] = []
+        var touchedParts: [Int] = []
+    }
+
+    /// Swaps the matcher's hit arrays with `other`'s; no array is copied.
+    private func exchangeHits(_ other: inout HitArrays) {
+        swap(&other.rules, &ruleHits)
+        swap(&other.keywords, &keywordHits)
+        swap(&other.parts, &partHits)
+        swap(&other.touchedRules, &touchedRules)
+        swap(&other.touchedKeywords, &touchedKeywords)
+        swap(&other.touchedParts, &touchedParts)
     }
 
     private func clearCandidates() {

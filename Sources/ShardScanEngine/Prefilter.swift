@@ -329,7 +329,8 @@ public final class Prefilter: Sendable {
         init(directory: String, key: String) {
             func file(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
             metadata = file("prefilter-\(key).json")
-            passes = Dictionary(uniqueKeysWithValues: Pass.allCases.map { ($0, file("prefilter-\(key)-\($0.rawValue).hsdb")) })
+            passes = Dictionary(
+                uniqueKeysWithValues: Pass.allCases.map { ($0, file("prefilter-\(key)-\($0.rawValue).hsdb")) })
         }
     }
 

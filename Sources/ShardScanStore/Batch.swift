@@ -40,7 +40,8 @@ extension Store {
             let runRules = try Self.members(of: ruleSetID, db).map(\.id)
             let known = try db.cachedStatement(sql: "SELECT 1 FROM blob WHERE oid = ?")
             let insertBlob = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?, ?, ?, ?, ?)")
+                sql: "INSERT OR REPLACE INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES (?, ?, ?, ?, ?)"
+            )
             for blob in batch.blobs {
                 // A blob stored before under other rules (met again after a rule change): its matches of the
                 // run's rules are replaced, those of rules no longer run are kept (retired).

@@ -75,8 +75,14 @@ import Testing
         let shared = try Scratch(for: [database, other])
         var ends: [Int] = []
         try Array("abab".utf8).withUnsafeBytes { bytes in
-            try other.scan(bytes, scratch: shared) { ends.append($0.end); return true }
-            try database.scan(bytes, scratch: shared) { ends.append($0.end); return true }
+            try other.scan(bytes, scratch: shared) {
+                ends.append($0.end)
+                return true
+            }
+            try database.scan(bytes, scratch: shared) {
+                ends.append($0.end)
+                return true
+            }
         }
         #expect(ends == [2, 4, 1, 3])
     }

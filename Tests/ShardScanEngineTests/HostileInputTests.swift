@@ -1,9 +1,10 @@
 import Foundation
 import Git
 import ShardScanCore
-@testable import ShardScanEngine
 import ShardScanStore
 import Testing
+
+@testable import ShardScanEngine
 
 /// Inputs chosen to break a scanner: huge, binary, malformed, pathological. Each must either be scanned
 /// (its secret found at the right place) or skipped and counted with a reason; none may crash the scan.

@@ -27,7 +27,7 @@ import Testing
             // probe whatever the threshold: probes stay allocated until no such chunk is left. Without the
             // setting every probe comes from a heap.
             var probes: [UnsafeMutableRawPointer] = []
-            defer { probes.forEach { free($0) } }
+            defer { for probe in probes { free(probe) } }
             for _ in 0..<16 {
                 probes.append(try #require(malloc(20 << 20)))
                 if hasPagesOfItsOwn(probes.last!) { break }
