@@ -98,27 +98,29 @@ public final class Database: @unchecked Sendable {
     public func scan(
         _ data: UnsafeRawBufferPointer, scratch: Scratch, onMatch: (HyperscanMatch) -> Bool
     ) throws(HyperscanError) {
-        try withoutActuallyEscaping(onMatch) { (callback) throws(HyperscanError) in
-            let buffer = UnsafeMutablePointer<HyperscanMatch>.allocate(capacity: MatchBuffer.capacity)
-            defer { buffer.deallocate() }
-            var matches = MatchBuffer(callback: callback, matches: buffer)
-            let base = data.baseAddress?.assumingMemoryBound(to: CChar.self) ?? Scratch.emptyData
-            let rc = withUnsafeMutablePointer(to: &matches) { context in
-                hs_scan(
-                    handle, base, UInt32(clamping: data.count), 0, scratch.handle,
-                    { id, from, to, _, context in
-                        let matches = context!.assumingMemoryBound(to: MatchBuffer.self)
-                        let count = matches.pointee.count
-                        matches.pointee.matches[count] = HyperscanMatch(id: id, start: Int(from), end: Int(to))
-                        matches.pointee.count = count + 1
-                        guard count + 1 == MatchBuffer.capacity else { return 0 }
-                        return matches.pointee.handOver() ? 0 : 1
-                    }, context)
+        // On the stack: a scan per blob and view should not cost a heap allocation.
+        let rc = withUnsafeTemporaryAllocation(of: HyperscanMatch.self, capacity: MatchBuffer.capacity) { buffer in
+            withoutActuallyEscaping(onMatch) { callback in
+                var matches = MatchBuffer(callback: callback, matches: buffer.baseAddress!)
+                let base = data.baseAddress?.assumingMemoryBound(to: CChar.self) ?? Scratch.emptyData
+                let rc = withUnsafeMutablePointer(to: &matches) { context in
+                    hs_scan(
+                        handle, base, UInt32(clamping: data.count), 0, scratch.handle,
+                        { id, from, to, _, context in
+                            let matches = context!.assumingMemoryBound(to: MatchBuffer.self)
+                            let count = matches.pointee.count
+                            matches.pointee.matches[count] = HyperscanMatch(id: id, start: Int(from), end: Int(to))
+                            matches.pointee.count = count + 1
+                            guard count + 1 == MatchBuffer.capacity else { return 0 }
+                            return matches.pointee.handOver() ? 0 : 1
+                        }, context)
+                }
+                if rc == HS_SUCCESS { _ = matches.handOver() }
+                return rc
             }
-            guard rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED else {
-                throw HyperscanError(code: rc, message: "hs_scan failed (\(rc))")
-            }
-            if rc == HS_SUCCESS { _ = matches.handOver() }
+        }
+        guard rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED else {
+            throw HyperscanError(code: rc, message: "hs_scan failed (\(rc))")
         }
     }
 }

@@ -440,47 +440,13 @@ public final class Matcher {
     /// rule runs over the whole buffer and keyword hits come from a plain search.
     private func collectCandidates(_ bytes: UnsafeRawBufferPointer, pass: Prefilter.Pass) -> Bool {
         let prefilter = ruleSet.prefilter
-        if prefilter.isGating, prefilter.passDatabases.isEmpty || hyperscanScratch != nil {
+        if prefilter.isGating {
             // Nothing this pass reads is in Hyperscan: no rule gated by a pattern has a candidate here.
-            guard let database = prefilter.passDatabases[pass], let hyperscanScratch else { return true }
-            let ruleCount = UInt32(prefilter.ruleCount)
-            let partBase = ruleCount + UInt32(prefilter.keywords.count)
-            var scanned = true
-            do {
-                // The callback runs for every hit: it fills local arrays (moved out of the matcher and back, no
-                // copy), which it may change without the run-time exclusivity check every access to a class's
-                // stored property costs.
-                var local = HitArrays()
-                exchangeHits(&local)
-                defer { exchangeHits(&local) }
-                do {
-                    try database.scan(bytes, scratch: hyperscanScratch) { hit in
-                        if hit.id < ruleCount {
-                            let index = Int(hit.id)
-                            if local.rules[index].isEmpty { local.touchedRules.append(index) }
-                            local.rules[index].append(hit.end)
-                        } else if hit.id >= partBase {
-                            // A part's hit is also its rule's: the rule has a candidate.
-                            let part = Int(hit.id - partBase)
-                            if local.parts[part].isEmpty { local.touchedParts.append(part) }
-                            local.parts[part].append(hit.end)
-                            let index = prefilter.partOwner[part]
-                            if local.rules[index].isEmpty { local.touchedRules.append(index) }
-                            local.rules[index].append(hit.end)
-                        } else {
-                            let index = Int(hit.id - ruleCount)
-                            if local.keywords[index].isEmpty { local.touchedKeywords.append(index) }
-                            local.keywords[index].append(hit.end)
-                        }
-                        return true
-                    }
-                } catch {
-                    scanned = false
-                }
+            guard let database = prefilter.passDatabases[pass] else { return true }
+            if let hyperscanScratch {
+                if scanHits(bytes, database: database, scratch: hyperscanScratch) { return true }
+                clearCandidates()
             }
-            // A failed scan's partial hits are back in the matcher by now, and cleared.
-            if scanned { return true }
-            clearCandidates()
         }
         guard !prefilter.keywords.isEmpty else { return false }
         let lowered = asciiLowercased(bytes)
@@ -494,7 +460,45 @@ public final class Matcher {
         return false
     }
 
-    /// The hit arrays, to be moved out of the matcher and back (see ``collectCandidates(_:pass:)``).
+    /// One Hyperscan scan of `bytes` into the hit arrays; `false` when it failed (its partial hits are kept).
+    ///
+    /// The callback runs for every hit: it fills local arrays (moved out of the matcher and back, no copy),
+    /// which it may change without the run-time exclusivity check every access to a class's stored property costs.
+    private func scanHits(_ bytes: UnsafeRawBufferPointer, database: Database, scratch: Scratch) -> Bool {
+        let prefilter = ruleSet.prefilter
+        let ruleCount = UInt32(prefilter.ruleCount)
+        let partBase = ruleCount + UInt32(prefilter.keywords.count)
+        var local = HitArrays()
+        exchangeHits(&local)
+        defer { exchangeHits(&local) }
+        do {
+            try database.scan(bytes, scratch: scratch) { hit in
+                if hit.id < ruleCount {
+                    let index = Int(hit.id)
+                    if local.rules[index].isEmpty { local.touchedRules.append(index) }
+                    local.rules[index].append(hit.end)
+                } else if hit.id >= partBase {
+                    // A part's hit is also its rule's: the rule has a candidate.
+                    let part = Int(hit.id - partBase)
+                    if local.parts[part].isEmpty { local.touchedParts.append(part) }
+                    local.parts[part].append(hit.end)
+                    let index = prefilter.partOwner[part]
+                    if local.rules[index].isEmpty { local.touchedRules.append(index) }
+                    local.rules[index].append(hit.end)
+                } else {
+                    let index = Int(hit.id - ruleCount)
+                    if local.keywords[index].isEmpty { local.touchedKeywords.append(index) }
+                    local.keywords[index].append(hit.end)
+                }
+                return true
+            }
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// The hit arrays, to be moved out of the matcher and back (see ``scanHits(_:database:scratch:)``).
     private struct HitArrays {
         var rules: [[Int]] = []
         var keywords: [[Int]] = []

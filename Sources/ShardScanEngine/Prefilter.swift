@@ -26,7 +26,7 @@ public final class Prefilter: Sendable {
     }
 
     /// Which files a Hyperscan pass reads. Each pass has a database of just the patterns that can match there
-    /// (under the ids of the whole database), so no pass tracks patterns whose hits nobody reads.
+    /// (every pass numbers rules, keywords and parts alike), so no pass tracks patterns whose hits nobody reads.
     public enum Pass: String, CaseIterable, Sendable, Codable {
         /// Python source as stored: the `text` rules (`statements` rules read the joined view instead), and
         /// every keyword, whose hits also tell whether joining the file is worth it.

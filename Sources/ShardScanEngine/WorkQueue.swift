@@ -30,9 +30,7 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
         defer { condition.unlock() }
         while count == capacity && !isClosed { condition.wait() }
         guard !isClosed else { return false }
-        items[(head + count) % capacity] = item
-        count += 1
-        if waitingForOne > 0 || count >= waitingForBatch { condition.broadcast() }
+        appendLocked(item)
         return true
     }
 
@@ -41,9 +39,7 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard count < capacity && !isClosed else { return false }
-        items[(head + count) % capacity] = item
-        count += 1
-        if waitingForOne > 0 || count >= waitingForBatch { condition.broadcast() }
+        appendLocked(item)
         return true
     }
 
@@ -81,6 +77,12 @@ final class WorkQueue<Item: Sendable>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return takeLocked()
+    }
+
+    private func appendLocked(_ item: Item) {
+        items[(head + count) % capacity] = item
+        count += 1
+        if waitingForOne > 0 || count >= waitingForBatch { condition.broadcast() }
     }
 
     private func takeLocked() -> Item? {
