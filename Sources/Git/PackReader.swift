@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ShardScanCore
 
 #if canImport(Glibc)
     import Glibc
@@ -389,7 +390,7 @@ public final class PackReader: ObjectReader {
         guard !matches else { return }
         // The cached copy is as wrong as the one lent; drop it so nothing builds on it.
         forget(location)
-        let actual = digest.map { String(format: "%02x", $0) }.joined()
+        let actual = lowercaseHex(digest)
         throw GitError.pack(
             "object \(id.hex) read from \(packName(location)) at offset \(location.offset) hashes to \(actual): "
                 + "the pack is corrupt")

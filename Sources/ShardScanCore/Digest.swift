@@ -8,7 +8,22 @@ public func sha256Hex(_ text: String) -> String {
 
 /// SHA-256 of `data`, as 64 lower-case hex digits.
 public func sha256Hex(_ data: Data) -> String {
-    SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    lowercaseHex(SHA256.hash(data: data))
+}
+
+/// `bytes` as lower-case hexadecimal digits, two a byte. Rule digests are made on every run's start, a
+/// `String(format:)` a byte cost more there than the hashing.
+public func lowercaseHex(_ bytes: some Sequence<UInt8>) -> String {
+    let digits: StaticString = "0123456789abcdef"
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.underestimatedCount * 2)
+    digits.withUTF8Buffer { digits in
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+    }
+    return String(decoding: out, as: UTF8.self)
 }
 
 extension Finding {

@@ -42,8 +42,7 @@ public enum RulePackLoader {
             result.files += isDirectory.boolValue ? packFiles(under: path) : [path]
         }
         var firstDefinition: [String: SourceLocation] = [:]
-        for file in result.files {
-            let pack = loadFile(file)
+        for pack in result.files.concurrentMap(loadFile) {
             result.diagnostics += pack.diagnostics
             result.global += pack.global
             for rule in pack.rules {

@@ -47,6 +47,8 @@ public struct BackfillSummary: Sendable {
 struct Backfill {
     let sink: any BackfillSink
     let ruleSet: RuleSet
+    /// Each rule's ``Rule/matchDigest(global:engineVersion:)``, in ``RuleSet/rules`` order.
+    let ruleDigests: [String]
     let ruleSetID: Int64
     let runID: Int64
     let options: ScanOptions
@@ -55,9 +57,7 @@ struct Backfill {
     /// Backfills `shards` (each with its id in the store) in turn, within `options.backfillBudget`.
     func run(_ shards: [(source: ShardSource, shardID: Int64)]) throws -> BackfillSummary {
         var summary = BackfillSummary()
-        let digests = ruleSet.rules.map {
-            $0.rule.matchDigest(global: ruleSet.global, engineVersion: MirrorScan.engineVersion)
-        }
+        let digests = ruleDigests
         let current = Set(digests)
         let stale = try sink.ruleSetsInUse().filter { _, members in
             guard let members else { return true }

@@ -69,13 +69,11 @@ public struct MirrorScan {
         let digest = ruleSet.digest(engineVersion: Self.engineVersion)
         let ruleSetID = try sink.ruleSetID(digest: digest)
         let backfillSink = sink as? any BackfillSink
+        let ruleDigests = ruleSet.rules.map {
+            $0.rule.matchDigest(global: ruleSet.global, engineVersion: Self.engineVersion)
+        }
         try backfillSink?.recordRuleSetMembers(
-            ruleSetID,
-            rules: ruleSet.rules.map {
-                RuleMember(
-                    id: $0.rule.id,
-                    digest: $0.rule.matchDigest(global: ruleSet.global, engineVersion: Self.engineVersion))
-            })
+            ruleSetID, rules: zip(ruleSet.rules, ruleDigests).map { RuleMember(id: $0.rule.id, digest: $1) })
         let runID = try sink.startRun(ruleSetID: ruleSetID, ruleCount: ruleSet.rules.count)
         try sink.recordRules(ruleSet.rules.map(\.rule), runID: runID)
         let scanner = ShardScanner(
@@ -118,8 +116,8 @@ public struct MirrorScan {
                 shards.append((source, shardID))
             }
             let backfill = Backfill(
-                sink: backfillSink, ruleSet: ruleSet, ruleSetID: ruleSetID, runID: runID, options: options,
-                report: report)
+                sink: backfillSink, ruleSet: ruleSet, ruleDigests: ruleDigests, ruleSetID: ruleSetID, runID: runID,
+                options: options, report: report)
             let result = try backfill.run(shards)
             summary.backfill = result
             if let reason = options.stopRequest?.requested { summary.stopped = reason }

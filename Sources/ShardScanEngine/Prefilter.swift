@@ -296,7 +296,7 @@ public final class Prefilter: Sendable {
             }
         }
         for keyword in keywords { add(keyword) }
-        return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+        return lowercaseHex(hasher.finalize().prefix(16))
     }
 
     struct CacheMetadata: Codable {
@@ -310,15 +310,7 @@ public final class Prefilter: Sendable {
     /// Compiles each set of patterns into a database, the sets side by side on their own threads: a pack's
     /// passes cost about what its largest one does, not their sum.
     static func compile(_ sets: [[Database.Pattern]]) -> [Result<Database, HyperscanError>] {
-        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Result<Database, HyperscanError>>.allocate(
-            capacity: sets.count)
-        defer { results.deallocate() }
-        DispatchQueue.concurrentPerform(iterations: sets.count) { index in
-            (results.baseAddress! + index).initialize(
-                to: Result { () throws(HyperscanError) in try Database(patterns: sets[index]) })
-        }
-        defer { _ = results.baseAddress.map { $0.deinitialize(count: sets.count) } }
-        return Array(results)
+        sets.concurrentMap { patterns in Result { () throws(HyperscanError) in try Database(patterns: patterns) } }
     }
 
     /// Where one prefilter's files are kept in a cache directory.
@@ -334,11 +326,15 @@ public final class Prefilter: Sendable {
         }
     }
 
-    /// The pass databases `names` lists, read from the cache; `nil` when one is missing or unreadable.
+    /// The pass databases `names` lists, read from the cache side by side; `nil` when one is missing or
+    /// unreadable.
     static func readPassDatabases(_ names: [String], _ paths: CachePaths) -> [Pass: Database]? {
+        let passes = names.compactMap(Pass.init(rawValue:))
+        guard passes.count == names.count else { return nil }
+        let files = passes.map { paths.passes[$0]! }
         var databases: [Pass: Database] = [:]
-        for name in names {
-            guard let pass = Pass(rawValue: name), let database = readDatabase(paths.passes[pass]!) else { return nil }
+        for (pass, database) in zip(passes, files.concurrentMap(readDatabase)) {
+            guard let database else { return nil }
             databases[pass] = database
         }
         return databases

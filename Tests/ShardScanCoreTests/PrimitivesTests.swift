@@ -98,6 +98,24 @@ import Testing
     }
 
     /// The id read straight from memory (at any alignment) is the id of the same bytes read one by one.
+    /// Fingerprints, rule digests and object ids are stored and compared as these strings.
+    @Test func digestsAreLowerCaseHex() {
+        #expect(lowercaseHex([0x00, 0x0F, 0xA0, 0xFF]) == "000fa0ff")
+        #expect(lowercaseHex([UInt8]()) == "")
+        // FIPS 180-2's first SHA-256 example.
+        #expect(sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let id = ObjectID(hex: "0123456789abcdef0123456789abcdef01234567")
+        #expect(id?.hex == "0123456789abcdef0123456789abcdef01234567")
+    }
+
+    /// Rule packs are parsed this way: the first definition of a duplicate id must stay the first.
+    @Test func concurrentMapKeepsTheOrder() {
+        let numbers = Array(0..<1000)
+        #expect(numbers.concurrentMap { $0 * 3 } == numbers.map { $0 * 3 })
+        #expect([Int]().concurrentMap { $0 }.isEmpty)
+        #expect(["one"].concurrentMap { $0.count } == [3])
+    }
+
     @Test func objectIDFromUnalignedMemory() {
         var generator = SystemRandomNumberGenerator()
         for offset in 0..<8 {
