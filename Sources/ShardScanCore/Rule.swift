@@ -58,7 +58,12 @@ public struct Rule: Sendable, Equatable {
         self.name = name
         self.pattern = pattern
         self.minEntropy = minEntropy
-        self.keywords = keywords.map { $0.lowercased() }
+        // Only ASCII letters are folded, as the prefilter matches keywords (Hyperscan's caseless mode, or a search of
+        // the ASCII-lowercased text): `lowercased()` turned a keyword `А` (Cyrillic) into `а`, which then never
+        // matched the `А` of a file.
+        self.keywords = keywords.map { keyword in
+            String(decoding: keyword.utf8.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
+        }
         self.stopwords = stopwords.map { $0.lowercased() }
         self.allow = allow
         self.allowContext = allowContext

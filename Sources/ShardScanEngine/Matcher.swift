@@ -252,9 +252,10 @@ public final class Matcher {
         }
         if view == .text {
             // Asked of every Python file: reads no more of each statement rule than it needs.
-            statementsWanted = ruleSet.statementRules.contains { index, keywordsGate in
+            statementsWanted = ruleSet.statementRules.contains { index in
                 guard onlyRule?.mask[index] ?? true, ruleSet.rules[index].rule.paths.admits(path) else { return false }
-                return !keywordsGate || prefilter.ruleKeywords[index].contains { !keywordHits[$0].isEmpty }
+                guard let gate = prefilter.joinGates[index] else { return true }
+                return gate.contains { $0.allSatisfy { !keywordHits[$0].isEmpty } }
             }
         }
         var layout: StatementLayout?

@@ -28,12 +28,14 @@ public final class Prefilter: Sendable {
     /// Which files a Hyperscan pass reads. Each pass has a database of just the patterns that can match there
     /// (every pass numbers rules, keywords and parts alike), so no pass tracks patterns whose hits nobody reads.
     public enum Pass: String, CaseIterable, Sendable, Codable {
-        /// Python source as stored: the `text` rules (`statements` rules read the joined view instead), and
-        /// every keyword, whose hits also tell whether joining the file is worth it.
+        /// Python source as stored: the `text` rules (`statements` rules read the joined view instead), every
+        /// keyword, and the pieces of the blank keywords of `statements` rules: their hits tell whether joining
+        /// the file is worth it (see ``joinGates``).
         case pythonText = "python-text"
         /// Python source joined into statements: the `statements` rules and their keywords.
         case statements
-        /// Every other file: the rules whose `paths` admit a file that is not Python source, and every keyword.
+        /// Every other file: the rules whose `paths` admit a file that is not Python source, and every rule's
+        /// keywords.
         case otherText = "other-text"
 
         /// The pass that reads a file at `path` in `view` (`nil`: the file's only pass).
@@ -53,9 +55,6 @@ public final class Prefilter: Sendable {
             case .otherText: !rule.paths.admitsOnly(namesEndingWith: PythonStatementJoiner.suffixes)
             }
         }
-
-        /// Whether the pass's database holds every keyword, or only those of the rules it reads.
-        var readsEveryKeyword: Bool { self != .statements }
     }
 
     /// Per pass, the database of what it reads; a pass with nothing to read in Hyperscan has none (and so no
@@ -76,6 +75,13 @@ public final class Prefilter: Sendable {
     let keywords: [String]
     /// Per rule index: its keywords' indices in ``keywords``.
     let ruleKeywords: [[Int]]
+    /// Per index of a `statements` rule with keywords: sets of keyword indices, of which one must be wholly in a
+    /// Python file's stored text for the rule to match the file's statements; without one, joining the file is
+    /// worthless for the rule. A keyword without blanks is a set of itself. Joining turns line breaks (and the
+    /// indentation after them) into blanks, so a keyword with blanks may be made by it: it is a set of its
+    /// blank-free pieces instead, which joining never makes or splits (it only deletes comments up to a line
+    /// break, and puts one blank for a break), and which ``keywords`` holds as literals of their own.
+    let joinGates: [Int: [[Int]]]
     let ruleCount: Int
     /// Per rule index with parts in the database: how each part is gated (`.pattern`, or `.always` for a
     /// part with `hyperscan: false`, which is not in the database), in the order of the rule's parts. Part `p`
@@ -92,7 +98,7 @@ public final class Prefilter: Sendable {
     /// when one is given (a missing or stale cache is rebuilt, never an error).
     init(rules: [Rule], cacheDirectory: String?) throws(HyperscanError) {
         ruleCount = rules.count
-        (keywords, ruleKeywords) = Self.indexKeywords(rules)
+        (keywords, ruleKeywords, joinGates) = Self.indexKeywords(rules)
 
         let key = Self.cacheKey(rules: rules, keywords: keywords)
         let cachePaths = cacheDirectory.map { directory in
@@ -214,11 +220,17 @@ public final class Prefilter: Sendable {
                     Database.Pattern(expression: rule.pattern, id: UInt32(index), flags: Self.patternFlags))
             }
         }
-        for (index, keyword) in keywords.enumerated()
-        where pass.readsEveryKeyword || wantedKeywords.contains(index) {
+        let ofSomeRule = Set(ruleKeywords.joined())
+        for (index, keyword) in keywords.enumerated() {
+            switch pass {
+            case .pythonText: break
+            case .statements: if !wantedKeywords.contains(index) { continue }
+            case .otherText: if !ofSomeRule.contains(index) { continue }
+            }
+            // A piece of a blank keyword only says whether a file is worth joining: its first hit says it all.
+            let flags: PatternFlags = ofSomeRule.contains(index) ? [.caseless] : [.caseless, .singleMatch]
             patterns.append(
-                Database.Pattern(
-                    expression: Self.literal(keyword), id: UInt32(rules.count + index), flags: [.caseless]))
+                Database.Pattern(expression: Self.literal(keyword), id: UInt32(rules.count + index), flags: flags))
         }
         return patterns
     }
@@ -241,26 +253,37 @@ public final class Prefilter: Sendable {
         isGating = false
         gates = Array(repeating: .always, count: rules.count)
         rejections = Dictionary(uniqueKeysWithValues: rules.indices.map { ($0, reason) })
-        (keywords, ruleKeywords) = Self.indexKeywords(rules)
+        (keywords, ruleKeywords, joinGates) = Self.indexKeywords(rules)
         partGates = [:]
         firstPart = [:]
         partOwner = []
         wasCached = false
     }
 
-    /// The distinct keywords of `rules`, and each rule's keywords as indices into them.
-    static func indexKeywords(_ rules: [Rule]) -> (keywords: [String], ruleKeywords: [[Int]]) {
+    /// The distinct keywords of `rules`, and the pieces of blank keywords of `statements` rules; each rule's
+    /// keywords as indices into them; the ``joinGates``.
+    static func indexKeywords(_ rules: [Rule]) -> (
+        keywords: [String], ruleKeywords: [[Int]], joinGates: [Int: [[Int]]]
+    ) {
         var keywordIndex: [String: Int] = [:]
         var keywords: [String] = []
-        let ruleKeywords = rules.map { rule in
-            rule.keywords.map { keyword in
-                if let index = keywordIndex[keyword] { return index }
-                keywordIndex[keyword] = keywords.count
-                keywords.append(keyword)
-                return keywords.count - 1
+        func index(_ keyword: String) -> Int {
+            if let index = keywordIndex[keyword] { return index }
+            keywordIndex[keyword] = keywords.count
+            keywords.append(keyword)
+            return keywords.count - 1
+        }
+        let ruleKeywords = rules.map { $0.keywords.map(index) }
+        var joinGates: [Int: [[Int]]] = [:]
+        for (rule, indices) in zip(rules.indices, ruleKeywords) where rules[rule].view == .statements {
+            guard !indices.isEmpty else { continue }
+            joinGates[rule] = zip(rules[rule].keywords, indices).map { keyword, keywordIndex in
+                guard keyword.contains(where: \.isWhitespace) else { return [keywordIndex] }
+                // All blanks: no piece to look for, so every file may be worth joining (an empty set always holds).
+                return keyword.split(whereSeparator: \.isWhitespace).map { index(String($0)) }
             }
         }
-        return (keywords, ruleKeywords)
+        return (keywords, ruleKeywords, joinGates)
     }
 
     static let patternFlags: PatternFlags = [.prefilter, .allowEmpty]
@@ -282,7 +305,7 @@ public final class Prefilter: Sendable {
     static func cacheKey(rules: [Rule], keywords: [String]) -> String {
         var hasher = SHA256()
         func add(_ text: String) { hasher.update(data: Data((text + "\u{0}").utf8)) }
-        add("shardscan-prefilter/6")
+        add("shardscan-prefilter/7")
         add(hyperscanVersion)
         add(String(patternFlags.rawValue))
         for rule in rules {

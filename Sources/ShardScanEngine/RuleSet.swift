@@ -40,18 +40,13 @@ public struct RuleSet: Sendable {
     public let global: GlobalFilters
     /// Gates rules by one Hyperscan pass over each blob.
     public let prefilter: Prefilter
-    /// The rules that read the statement view, each with whether its keywords can tell, from a file's stored
-    /// text, that joining the file is worthless (a rule without keywords, or with a keyword holding a blank,
-    /// which joining lines could make, cannot).
-    let statementRules: [(index: Int, keywordsGate: Bool)]
+    /// The rules that read the statement view.
+    let statementRules: [Int]
     /// Whether some rule reads the statement view, so Python files are worth joining into statements.
     var hasStatementRules: Bool { !statementRules.isEmpty }
 
-    static func statementRules(_ rules: [CompiledRule]) -> [(index: Int, keywordsGate: Bool)] {
-        rules.indices.filter { rules[$0].rule.view == .statements }.map { index in
-            let keywords = rules[index].rule.keywords
-            return (index, !keywords.isEmpty && !keywords.contains { $0.contains(where: \.isWhitespace) })
-        }
+    static func statementRules(_ rules: [CompiledRule]) -> [Int] {
+        rules.indices.filter { rules[$0].rule.view == .statements }
     }
 
     public var errors: [RuleDiagnostic] { diagnostics.filter { $0.level == .error } }

@@ -115,6 +115,47 @@ import Testing
         #expect(matcher.scan(text: oneLine, path: "pkg/one.py").findings.map(\.ruleID) == ["demo.hidden-call"])
     }
 
+    /// A keyword with a blank may be made by joining (a line break becomes a blank), so it cannot gate the join
+    /// as it is: its pieces do, all of them. Before, such a keyword made every Python file be joined; a
+    /// Cyrillic keyword is kept as written (only ASCII letters are folded), so it gates too.
+    @Test func blankAndNonASCIIKeywordsGateTheJoinByWhatTheStoredTextHolds() throws {
+        let ruleSet = Self.ruleSet(
+            """
+            rules:
+              - id: demo.profile-read
+                name: Profile database read, statements
+                kind: content
+                view: statements
+                pattern: '(?<secret>open\\(login data\\))'
+                keywords: ['Login Data']
+              - id: demo.cyrillic
+                name: Cyrillic call, statements
+                kind: content
+                view: statements
+                pattern: '(?<secret>\\xD0\\xA1\\w*\\()'
+                keywords: ['С']
+            """)
+        let rule = try #require(ruleSet.index(of: "demo.profile-read"))
+        let gate = try #require(ruleSet.prefilter.joinGates[rule])
+        #expect(gate.map { $0.map { ruleSet.prefilter.keywords[$0] } } == [["login", "data"]])
+        let matcher = Matcher(ruleSet: ruleSet, profiling: true)
+
+        // Neither piece, or only one: not joined.
+        _ = matcher.scan(text: "value = (1 +\n    2)\nlogin = True\n", path: "pkg/plain.py")
+        #expect(try Self.stage(matcher.profile, .statementView).files == 0)
+
+        // The keyword exists only once the lines are joined: found.
+        let split = "handle = open(login\n    data)\n"
+        let outcome = matcher.scan(text: split, path: "pkg/steal.py")
+        #expect(outcome.findings.map(\.ruleID) == ["demo.profile-read"])
+        #expect(try Self.stage(matcher.profile, .statementView).files == 1)
+
+        // An upper-case Cyrillic keyword matches its own bytes.
+        let cyrillic = matcher.scan(text: "x = (\n    Сall())\n", path: "pkg/cyr.py")
+        #expect(cyrillic.findings.map(\.ruleID) == ["demo.cyrillic"])
+        #expect(ruleSet.rules[try #require(ruleSet.index(of: "demo.cyrillic"))].rule.keywords == ["С"])
+    }
+
     @Test func eachPassIsScannedWithADatabaseOfTheRulesItReadsAndTheyAreCached() throws {
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("prefilter-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: cache) }
