@@ -60,6 +60,25 @@ import Testing
         #expect(content.hasPrefix("2 matches in 2 files (2 distinct blobs)"), "\(content)")
     }
 
+    /// A nightly scan reads its prefilter from the cache: the bench compiles it before timing, so that the first
+    /// iteration's scan is not a compile too (whose peak RSS was reported as the scan's).
+    @Test func thePrefilterIsCompiledBeforeTheTimedRuns() throws {
+        let (folder, shard, rules, _) = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let cache = folder.appendingPathComponent("cache").path
+        let arguments = ["bench", shard, "--iterations", "1", "--rules", rules, "--skip-hunt", "--skip-half"]
+        let first = try CLI.run(arguments, environment: ["SHARDSCAN_CACHE": cache])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("prefilter compiled into the cache"), "\(first.stderr)")
+        #expect(
+            first.stderr.range(of: "prefilter compiled")!.lowerBound
+                < first.stderr.range(of: "iteration 1/1")!.lowerBound)
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache)
+        #expect(files.contains { $0.hasPrefix("prefilter-") && $0.hasSuffix(".json") }, "\(files)")
+        let second = try CLI.run(arguments, environment: ["SHARDSCAN_CACHE": cache])
+        #expect(second.stderr.contains("prefilter found in the cache"), "\(second.stderr)")
+    }
+
     @Test func jsonWithoutTheHalfScan() throws {
         let (folder, shard, rules, commits) = try Self.fixture()
         defer { try? FileManager.default.removeItem(at: folder) }
