@@ -21,6 +21,12 @@ public protocol ObjectReader: AnyObject {
 
 extension Repository: ObjectReader {}
 
+/// What a read under a size limit gives: the reader's result, or the size of an object over the limit.
+public enum SizeLimitedRead<Result> {
+    case read(Result)
+    case tooLarge(size: Int)
+}
+
 /// Reads objects from a ``PackSet`` itself: inflates each entry with zlib, resolves `OFS_DELTA` and
 /// `REF_DELTA` chains from a cache of recently produced objects (keyed by pack location, bounded in bytes),
 /// and checks every object it lends against its id (SHA-1 of `"<type> <size>\0"` and the bytes), so that a
@@ -59,6 +65,8 @@ public final class PackReader: ObjectReader {
     private var cachedBytes = 0
     private var cachedLargeBytes = 0
     private let deltaScratch: Scratch
+    /// The delta of the object asked for, when its size was needed first (``withObjectBytes(_:sizeLimit:_:)``).
+    private let topDeltaScratch: Scratch
     /// Per pack, the span of the entries this reader inflated since it last released that pack's pages.
     private var touched: [Int: Range<Int>] = [:]
 
@@ -100,6 +108,7 @@ public final class PackReader: ObjectReader {
         self.scratchKeepBytes = max(0, scratchKeepBytes)
         self.largeObjectBytes = max(1, largeObjectBytes)
         deltaScratch = Scratch(keepBytes: self.scratchKeepBytes)
+        topDeltaScratch = Scratch(keepBytes: self.scratchKeepBytes)
         inflater = try Inflater()
     }
 
@@ -138,6 +147,36 @@ public final class PackReader: ObjectReader {
         let bytes = object.bytes
         try verify(bytes, type: object.type, id: id, location: location)
         return try body(bytes)
+    }
+
+    /// Reads object `id` and lends its bytes to `body` when it is at most `sizeLimit` bytes; a larger one is
+    /// `.tooLarge`, neither built nor lent. What ``objectSize(_:)`` then ``withObjectBytes(_:_:)`` do, without
+    /// inflating the start of a delta twice: a delta's size is in its inflated data, which is kept for building
+    /// the object (the base is inflated only once the size is known to be under the limit).
+    public func withObjectBytes<Result>(
+        _ id: ObjectID, sizeLimit: Int, _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) throws -> SizeLimitedRead<Result> {
+        guard let location = packs.location(of: id) else {
+            let size = try objectSize(id)
+            guard size <= sizeLimit else { return .tooLarge(size: size) }
+            statistics.fallbackReads += 1
+            return .read(try fallback().withObjectBytes(id, body))
+        }
+        let object: CachedObject
+        do {
+            object = try resolve(location, sizeLimit: sizeLimit)
+        } catch let tooLarge as ObjectTooLarge {
+            return .tooLarge(size: tooLarge.size)
+        }
+        statistics.packedReads += 1
+        let bytes = object.bytes
+        try verify(bytes, type: object.type, id: id, location: location)
+        return .read(try body(bytes))
+    }
+
+    /// Thrown inside ``resolve(_:sizeLimit:)``, caught by its caller.
+    private struct ObjectTooLarge: Error {
+        var size: Int
     }
 
     // MARK: Pack entries
@@ -215,18 +254,40 @@ public final class PackReader: ObjectReader {
     }
 
     /// The object at `location`, from the cache or by inflating it and the deltas above its base.
-    private func resolve(_ location: PackLocation) throws -> CachedObject {
-        if let hit = use(location) { return hit }
+    /// A larger object throws ``ObjectTooLarge`` (see ``withObjectBytes(_:sizeLimit:_:)``).
+    private func resolve(_ location: PackLocation, sizeLimit: Int = .max) throws -> CachedObject {
+        if let hit = use(location) {
+            guard hit.count <= sizeLimit else { throw ObjectTooLarge(size: hit.count) }
+            return hit
+        }
         // Walk down the delta chain to an object the cache holds, or to a whole one.
         var chain: [(location: PackLocation, entry: Entry)] = []
         var current = location
         var base: CachedObject
+        /// The requested object's delta, inflated to read its size before the chain below it is built.
+        var topDelta: UnsafeMutableRawBufferPointer?
+        defer { topDeltaScratch.shrink() }
         walk: while true {
             if let hit = use(current) {
                 base = hit
                 break walk
             }
             let entry = try header(at: current)
+            if current == location && sizeLimit < .max {
+                switch entry.kind {
+                case .whole:
+                    if entry.size > sizeLimit { throw ObjectTooLarge(size: entry.size) }
+                case .offsetDelta, .referenceDelta:
+                    let delta = topDeltaScratch.buffer(entry.size)
+                    if let problem = inflater.inflate(entry.data, into: delta) { throw corrupt(location, problem) }
+                    var position = 0
+                    guard readSize(UnsafeRawBufferPointer(delta), &position) != nil,
+                        let size = readSize(UnsafeRawBufferPointer(delta), &position)
+                    else { throw corrupt(location, "delta header cut short") }
+                    if size > sizeLimit { throw ObjectTooLarge(size: size) }
+                    topDelta = delta
+                }
+            }
             switch entry.kind {
             case .whole:
                 let object = CachedObject(type: entry.type, count: entry.size)
@@ -268,9 +329,14 @@ public final class PackReader: ObjectReader {
         }
         for link in chain.reversed() {
             statistics.largestDelta = max(statistics.largestDelta, link.entry.size)
-            let delta = deltaScratch.buffer(link.entry.size)
-            if let problem = inflater.inflate(link.entry.data, into: delta) {
-                throw corrupt(link.location, problem)
+            let delta: UnsafeMutableRawBufferPointer
+            if let topDelta, link.location == location {
+                delta = topDelta
+            } else {
+                delta = deltaScratch.buffer(link.entry.size)
+                if let problem = inflater.inflate(link.entry.data, into: delta) {
+                    throw corrupt(link.location, problem)
+                }
             }
             noteRead(link.location.pack, link.entry)
             statistics.inflatedDeltas += 1

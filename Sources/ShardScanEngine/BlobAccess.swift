@@ -38,6 +38,22 @@ public protocol BlobReader {
 
     /// Calls `body` with the content of `blob`. The bytes are valid only during the call.
     func withBytes<Result>(of blob: ObjectID, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result
+
+    /// Calls `body` with the content of `blob` when it is at most `sizeLimit` bytes; a larger blob is `.tooLarge`,
+    /// and not read. By default ``size(of:)``, then ``withBytes(of:_:)``.
+    func withBytes<Result>(
+        of blob: ObjectID, sizeLimit: Int, _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) throws -> SizeLimitedRead<Result>
+}
+
+extension BlobReader {
+    public func withBytes<Result>(
+        of blob: ObjectID, sizeLimit: Int, _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) throws -> SizeLimitedRead<Result> {
+        let size = try size(of: blob)
+        guard size <= sizeLimit else { return .tooLarge(size: size) }
+        return .read(try withBytes(of: blob, body))
+    }
 }
 
 /// Puts the blobs of one window in the order they are to be read: the window is cut into one contiguous run per

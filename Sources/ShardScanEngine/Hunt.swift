@@ -482,22 +482,22 @@ private final class HuntWorker: @unchecked Sendable {
                         reader = try access.makeReader(repositoryPath: job.repositoryPath)
                         readers[job.repositoryPath] = reader
                     }
-                    result.size = try reader.size(of: job.blob)
-                    if result.size > query.maxBlobSize {
-                        result.skipped = "too-large"
-                    } else {
-                        try reader.withBytes(of: job.blob) { bytes in
-                            if query.readsContent && ShardScanner.isBinary(bytes) {
-                                result.skipped = "binary"
-                                return
-                            }
-                            inspect?(job.innerPath, bytes)
-                            result.matches = try matches(
-                                in: bytes, path: job.innerPath, scratch: scratch, matcher: matcher)
-                            if let extract, !query.readsContent || !result.matches.isEmpty {
-                                try extract(job.blob, job.name, bytes)
-                            }
+                    let read = try reader.withBytes(of: job.blob, sizeLimit: query.maxBlobSize) { bytes in
+                        result.size = bytes.count
+                        if query.readsContent && ShardScanner.isBinary(bytes) {
+                            result.skipped = "binary"
+                            return
                         }
+                        inspect?(job.innerPath, bytes)
+                        result.matches = try matches(
+                            in: bytes, path: job.innerPath, scratch: scratch, matcher: matcher)
+                        if let extract, !query.readsContent || !result.matches.isEmpty {
+                            try extract(job.blob, job.name, bytes)
+                        }
+                    }
+                    if case .tooLarge(let size) = read {
+                        result.size = size
+                        result.skipped = "too-large"
                     }
                     batch.results.append(result)
                     batch.errors.append(nil)

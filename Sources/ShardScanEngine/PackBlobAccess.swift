@@ -66,4 +66,11 @@ struct PackBlobReader: BlobReader {
     func withBytes<Result>(of blob: ObjectID, _ body: (UnsafeRawBufferPointer) throws -> Result) throws -> Result {
         try reader.withObjectBytes(blob, body)
     }
+
+    /// A delta's size is in its inflated data: read once, for the size and for the blob.
+    func withBytes<Result>(
+        of blob: ObjectID, sizeLimit: Int, _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) throws -> SizeLimitedRead<Result> {
+        try reader.withObjectBytes(blob, sizeLimit: sizeLimit, body)
+    }
 }

@@ -186,13 +186,8 @@ final class BlobWorker: @unchecked Sendable {
         }
         result.counters.blobsNew = 1
         do {
-            let size = try reader.size(of: job.blob)
-            if size > maxBlobSize {
-                result.counters.blobsTooLarge = 1
-                result.scanned = ScannedBlob(oid: oid, size: size, skipped: .tooLarge, findings: [])
-                return result
-            }
-            result.scanned = try reader.withBytes(of: job.blob) { bytes in
+            let read = try reader.withBytes(of: job.blob, sizeLimit: maxBlobSize) { bytes -> ScannedBlob in
+                let size = bytes.count
                 if ShardScanner.isBinary(bytes) {
                     result.counters.blobsBinary = 1
                     return ScannedBlob(oid: oid, size: size, skipped: .binary, findings: [])
@@ -214,6 +209,13 @@ final class BlobWorker: @unchecked Sendable {
                 scanned.rulesRun = replaced
                 scanned.failedRules = Array(Set(outcome.failures.map(\.ruleID))).sorted()
                 return scanned
+            }
+            switch read {
+            case .read(let scanned):
+                result.scanned = scanned
+            case .tooLarge(let size):
+                result.counters.blobsTooLarge = 1
+                result.scanned = ScannedBlob(oid: oid, size: size, skipped: .tooLarge, findings: [])
             }
         } catch {
             result.error =

@@ -126,6 +126,33 @@ struct PackedRepository {
         #expect(reader.statistics.packedReads == objects.count - loose)
     }
 
+    /// Under a size limit, an object over it is refused from its header (a whole object) or its inflated delta
+    /// data (a delta), before anything below it in its chain is inflated; one at the limit reads as without one.
+    @Test(arguments: [false, true]) func aReadUnderASizeLimitBuildsNothingOverIt(referenceDeltas: Bool) throws {
+        let repository = try PackedRepository(referenceDeltas: referenceDeltas)
+        let packs = try PackSet(objectsDirectory: repository.objects)
+        let libgit2 = try Repository(at: repository.path)
+        let reader = try PackReader(packs: packs, repositoryPath: repository.path, cacheBytes: 16 << 10)
+        var packed = 0
+        for (id, _) in packs.packOrder(try repository.allObjects(), id: { $0.id }) {
+            let expected = try libgit2.withObjectBytes(id) { Array($0) }
+            guard !expected.isEmpty else { continue }
+            let built = (reader.statistics.inflatedObjects, reader.statistics.inflatedDeltas)
+            switch try reader.withObjectBytes(id, sizeLimit: expected.count - 1, { Array($0) }) {
+            case .read: Issue.record("object \(id) of \(expected.count) bytes read under a limit one byte less")
+            case .tooLarge(let size): #expect(size == expected.count, "object \(id)")
+            }
+            #expect(reader.statistics.inflatedObjects == built.0 && reader.statistics.inflatedDeltas == built.1)
+            if packs.location(of: id) != nil { packed += 1 }
+            switch try reader.withObjectBytes(id, sizeLimit: expected.count, { Array($0) }) {
+            case .read(let bytes): #expect(bytes == expected, "object \(id)")
+            case .tooLarge(let size): Issue.record("object \(id) of \(size) bytes refused at its own size")
+            }
+        }
+        #expect(packed > 0)
+        #expect(reader.statistics.inflatedDeltas > 0)
+    }
+
     /// A reader hopping between the two ends of a pack reads few bytes but touches pages all over it: it releases
     /// them once the span read is `mappedBytes` wide (counting bytes read, it kept the whole pack mapped), and
     /// the bytes it lends are still libgit2's.
