@@ -12,6 +12,30 @@ struct BlobResult: Sendable {
     var error: String?
 }
 
+/// Holds a pool's workers until every thread is started, then lets them all run, or none. A worker that opened
+/// its repository while the next threads were being created took memory the system then lacked: under `ulimit -v`
+/// a started worker's libgit2 crashed on a failed allocation (a segfault, not the refused thread's exit 2).
+private final class StartGate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var decision: Bool?
+
+    /// Wakes every waiting worker: they run when `run`, else end at once.
+    func decide(run: Bool) {
+        condition.lock()
+        decision = run
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Whether to run, once ``decide(run:)`` has said.
+    func waitForDecision() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while decision == nil { condition.wait() }
+        return decision!
+    }
+}
+
 /// Threads that read and scan blobs, each with its own ``BlobReader`` and matcher. They are given whole windows
 /// of requests, each worker a contiguous run of every window (``WorkerShares``), and answer through a bounded
 /// queue. Only the walking thread calls it.
@@ -37,23 +61,26 @@ final class WorkerPool {
         // A full queue only makes a worker wait until the walking thread, which takes results whenever it
         // waits and between commits, comes back to it.
         results = WorkQueue(capacity: lowWater + workerCount + 1)
+        let gate = StartGate()
         for index in 0..<workerCount {
             let worker = BlobWorker(
                 repositoryPath: repositoryPath, access: access, ruleSet: ruleSet, maxBlobSize: maxBlobSize)
             workers.enter()
             do {
                 try WorkerThread.start { [shares, results, workers] in
-                    worker.run(index: index, shares: shares, results: results)
+                    if gate.waitForDecision() { worker.run(index: index, shares: shares, results: results) }
                     workers.leave()
                 }
             } catch {
-                // Nothing was given out yet: the workers that did start see closed, empty shares and end.
+                // Nothing was given out yet, and the workers that did start have touched nothing: they end.
                 workers.leave()
                 _ = shares.close(dropping: true)
+                gate.decide(run: false)
                 workers.wait()
                 throw WorkersUnavailable(started: index, wanted: workerCount, cause: error)
             }
         }
+        gate.decide(run: true)
     }
 
     /// Waits, handing results to `take`, until the workers hold at most ``lowWater`` requests: the next window

@@ -1,5 +1,6 @@
 import Foundation
 import ShardScanCore
+import Synchronization
 import Testing
 
 @testable import ShardScanEngine
@@ -60,25 +61,27 @@ import Testing
         #expect(seen.sorted() == Array(0..<8))
     }
 
-    @Test func workersOnThreadsTakeEveryRequestOnce() async {
+    /// The workers are threads of their own, as a scan's are: `next(for:)` blocks, and tasks blocked on the
+    /// cooperative pool (two threads on two cores) starved the task adding the windows, and the test hung.
+    @Test func workersOnThreadsTakeEveryRequestOnce() {
         let shares = WorkerShares(workers: 4)
         let total = 5000
-        let taken = await withTaskGroup(of: [Int].self) { group in
-            for worker in 0..<4 {
-                group.addTask {
-                    var mine: [Int] = []
-                    while let request = shares.next(for: worker) { mine.append(request.commitIndex) }
-                    return mine
-                }
-            }
-            for start in stride(from: 0, to: total, by: 500) {
-                shares.add(Self.window((0..<500).map { 1 + ($0 * 7919) % 97 }, from: start))
-            }
-            _ = shares.close(dropping: false)
-            var all: [Int] = []
-            for await mine in group { all += mine }
-            return all
+        let taken = Mutex<[Int]>([])
+        let finished = DispatchSemaphore(value: 0)
+        for worker in 0..<4 {
+            Thread {
+                var mine: [Int] = []
+                while let request = shares.next(for: worker) { mine.append(request.commitIndex) }
+                taken.withLock { $0 += mine }
+                finished.signal()
+            }.start()
         }
-        #expect(taken.count == total && Set(taken).count == total)
+        for start in stride(from: 0, to: total, by: 500) {
+            shares.add(Self.window((0..<500).map { 1 + ($0 * 7919) % 97 }, from: start))
+        }
+        _ = shares.close(dropping: false)
+        for _ in 0..<4 { finished.wait() }
+        let all = taken.withLock { $0 }
+        #expect(all.count == total && Set(all).count == total)
     }
 }
