@@ -96,6 +96,8 @@ extension Store {
     static func writeMatches(
         of blob: ScannedBlob, replacingRules: [String]?, runID: Int64, counters: inout RunCounters, _ db: Database
     ) throws {
+        // Most blobs: nothing found, nothing replaced (and no statement to look up by its SQL).
+        if blob.findings.isEmpty && replacingRules?.isEmpty ?? true { return }
         var dropped: [Int64] = []
         if let rules = replacingRules, !rules.isEmpty {
             // The blob's findings, filtered here: a statement with the rules inlined would be prepared per call.
