@@ -100,7 +100,8 @@ struct BlobStream {
     static func treeReader(for repository: Repository) -> TreeReader? {
         guard let packs = try? PackSet(repository: repository),
             let reader = try? PackReader(
-                packs: packs, repositoryPath: repository.gitDirectory, cacheBytes: ScanMemory.treeCacheBytes)
+                packs: packs, repositoryPath: repository.gitDirectory, cacheBytes: ScanMemory.treeCacheBytes,
+                mappedBytes: PackBlobAccess().mappedPackBytes)
         else { return nil }
         return TreeReader(reader: reader)
     }
