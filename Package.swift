@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         .systemLibrary(name: "CHyperscan", pkgConfig: "libhs", providers: [.apt(["libhyperscan-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CMalloc"),
 
         // Thin safe wrappers: the only modules that see C types.
@@ -31,7 +32,7 @@ let package = Package(
         // reads packs itself (PackSet, PackReader): zlib inflates, SHA-1 checks each object's id.
         .target(
             name: "Git",
-            dependencies: ["CGit2", "CZlib", "CMalloc", "ShardScanCore", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["CGit2", "CZlib", "CDeflate", "CMalloc", "ShardScanCore", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Hyperscan", dependencies: ["CHyperscan"]),
 
         .target(

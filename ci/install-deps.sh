@@ -3,7 +3,7 @@
 set -euo pipefail
 
 # python3-jsonschema: the tests validate JSON and SARIF output against their schemas with it.
-packages=(pkg-config libpcre2-dev libgit2-dev zlib1g-dev libsqlite3-dev libyaml-dev git python3-jsonschema)
+packages=(pkg-config libpcre2-dev libgit2-dev zlib1g-dev libdeflate-dev libsqlite3-dev libyaml-dev git python3-jsonschema)
 case "$(dpkg --print-architecture 2>/dev/null || uname -m)" in
   amd64 | x86_64) packages+=(libhyperscan-dev) ;;
   *) packages+=(libvectorscan-dev) ;; # same API and libhs.pc; Hyperscan itself is amd64-only
