@@ -11,7 +11,10 @@ extension ObjectID: DatabaseValueConvertible {
 
     public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> ObjectID? {
         switch dbValue.storage {
-        case .blob(let data): ObjectID(bytes: data)
+        // Read as three words: the generic `init(bytes:)` walked a Data byte by byte, looking up its iterator's
+        // metadata each time, for every id a dedupe query returns.
+        case .blob(let data):
+            data.count == 20 ? data.withUnsafeBytes { ObjectID(unsafeBytesAt: $0.baseAddress!) } : nil
         case .string(let hex): ObjectID(hex: hex)
         default: nil
         }
