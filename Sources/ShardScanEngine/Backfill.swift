@@ -57,8 +57,7 @@ struct Backfill {
     /// Backfills `shards` (each with its id in the store) in turn, within `options.backfillBudget`.
     func run(_ shards: [(source: ShardSource, shardID: Int64)]) throws -> BackfillSummary {
         var summary = BackfillSummary()
-        let digests = ruleDigests
-        let current = Set(digests)
+        let current = Set(ruleDigests)
         let stale = try sink.ruleSetsInUse().filter { _, members in
             guard let members else { return true }
             return !current.isSubset(of: members)
@@ -68,7 +67,7 @@ struct Backfill {
         guard !stale.isEmpty || tooLarge else { return summary }
 
         let dedupe = BackfillDedupe(
-            sink: sink, ruleSet: ruleSet, digests: digests, stale: stale, maxBlobSize: maxBlobSize)
+            sink: sink, ruleSet: ruleSet, digests: ruleDigests, stale: stale, maxBlobSize: maxBlobSize)
         let started = Date()
         let budget = options.backfillBudget
         // Written by the walk's own thread (in the write closure) and read by it (between commits).

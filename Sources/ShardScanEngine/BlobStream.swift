@@ -101,7 +101,7 @@ struct BlobStream {
         guard let packs = try? PackSet(repository: repository),
             let reader = try? PackReader(
                 packs: packs, repositoryPath: repository.gitDirectory, cacheBytes: ScanMemory.treeCacheBytes,
-                mappedBytes: PackBlobAccess().mappedPackBytes)
+                mappedBytes: PackBlobAccess.defaultMappedPackBytes)
         else { return nil }
         return TreeReader(reader: reader)
     }

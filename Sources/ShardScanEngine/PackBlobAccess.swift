@@ -17,8 +17,10 @@ public struct PackBlobAccess: BlobAccess {
     /// the resident size, and a reader walking forwards never comes back to the pages behind it. 2 MB against
     /// 8: peak RSS 4 MB lower on the default bench shard, 4–6 MB on the large one, in the same time (A/B, 9 runs).
     public var mappedPackBytes: Int
+    /// The default ``mappedPackBytes``, also the walk's tree reader's.
+    public static let defaultMappedPackBytes = 2 << 20
 
-    public init(deltaCacheBytes: Int = 12 << 20, mappedPackBytes: Int = 2 << 20) {
+    public init(deltaCacheBytes: Int = 12 << 20, mappedPackBytes: Int = defaultMappedPackBytes) {
         self.deltaCacheBytes = deltaCacheBytes
         self.mappedPackBytes = mappedPackBytes
     }
