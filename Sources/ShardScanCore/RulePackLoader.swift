@@ -93,7 +93,7 @@ public enum RulePackLoader {
         var pack = LoadedRules(rules: [], diagnostics: [], files: [file])
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             pack.diagnostics.append(yamlDiagnostic(error, file: file, text: text))
             return pack
