@@ -20,6 +20,13 @@ public struct PathFilter: Sendable, Equatable {
     public func admitsOnly(namesEndingWith suffixes: [String]) -> Bool {
         !include.isEmpty && include.allSatisfy { $0.onlyMatches(namesEndingWith: suffixes) }
     }
+
+    /// Whether every path admitted that ends with `suffix` is singled out by more of its name (`setup.py`,
+    /// `__init__.py`, or another suffix such as `*.pth`): `false` when an `include` glob (or none) admits names
+    /// for ending with `suffix` alone (`*.py`, `src/*.py`).
+    public func admitsByMoreThan(suffix: String) -> Bool {
+        !include.isEmpty && !include.contains { $0.mayMatchEveryName(endingWith: suffix) }
+    }
 }
 
 /// A path glob: `*` and `?` stay within one directory, `**` spans directories, and a glob without
@@ -67,6 +74,12 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
             return Self.segmentMatches(only, UnsafeRawBufferPointer(rebasing: path[last]))
         }
         return Self.match(segments[...], parts[...], in: path)
+    }
+
+    /// Whether the glob may match names that have nothing in common but ending with `suffix`: its match's fixed
+    /// end is part of `suffix` (`*.py` for `.py`), or it has none (`*`, `src/**`).
+    public func mayMatchEveryName(endingWith suffix: String) -> Bool {
+        literalTail.count <= suffix.utf8.count && suffix.utf8.suffix(literalTail.count).elementsEqual(literalTail)
     }
 
     /// Whether every path this glob matches ends with one of `suffixes` (byte for byte).

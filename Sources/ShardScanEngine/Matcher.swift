@@ -234,7 +234,7 @@ public final class Matcher {
         var pairedIDs: [(range: Range<Int>, rule: String)] = []
         let prefilter = ruleSet.prefilter
         let prefiltering = clock()
-        let gated = collectCandidates(bytes, pass: .reading(path, view: view))
+        let gated = collectCandidates(bytes, pass: .reading(path, view: view), path: path)
         if profile != nil {
             profile!.add(.hyperscan, bytes: bytes.count, since: prefiltering)
             for index in touchedRules { profile!.rules[index].candidates += ruleHits[index].count }
@@ -439,13 +439,20 @@ public final class Matcher {
     /// Fills ``ruleHits`` and ``keywordHits``, for the rules `pass` reads (see ``Prefilter/Pass``).
     /// Returns whether Hyperscan gated the rules; when it did not (no database, or the scan failed), every
     /// rule runs over the whole buffer and keyword hits come from a plain search.
-    private func collectCandidates(_ bytes: UnsafeRawBufferPointer, pass: Prefilter.Pass) -> Bool {
+    private func collectCandidates(_ bytes: UnsafeRawBufferPointer, pass: Prefilter.Pass, path: String?) -> Bool {
         let prefilter = ruleSet.prefilter
         if prefilter.isGating {
-            // Nothing this pass reads is in Hyperscan: no rule gated by a pattern has a candidate here.
-            guard let database = prefilter.passDatabases[pass] else { return true }
+            var databases = prefilter.passDatabases[pass].map { [$0] } ?? []
+            // A named pass's patterns only for the files its rules admit (`setup.py`, not every module).
+            if let named = pass.named, let database = prefilter.passDatabases[named],
+                prefilter.namedRules[named, default: []].contains(where: { ruleSet.rules[$0].rule.paths.admits(path) })
+            {
+                databases.append(database)
+            }
+            // Nothing this file's passes read is in Hyperscan: no rule gated by a pattern has a candidate here.
+            guard !databases.isEmpty else { return true }
             if let hyperscanScratch {
-                if scanHits(bytes, database: database, scratch: hyperscanScratch) { return true }
+                if databases.allSatisfy({ scanHits(bytes, database: $0, scratch: hyperscanScratch) }) { return true }
                 clearCandidates()
             }
         }

@@ -135,6 +135,16 @@ import Testing
         #expect(filter.admits(nil))
     }
 
+    /// Which rules the Python pass leaves to a database scanned only for the files they admit.
+    @Test(arguments: [
+        ([], false), (["*.py"], false), (["src/*.py"], false), (["*"], false), (["**"], false), (["*py"], false),
+        (["setup.py"], true), (["__init__.py", "*.pth"], true), (["*.pth"], true), (["*_build.py"], true),
+        (["setup.py", "*.py"], false),
+    ])
+    func pathFiltersTellRulesThatSingleOutPythonFilesByName(include: [String], byName: Bool) {
+        #expect(PathFilter(include: include.map(Glob.init)).admitsByMoreThan(suffix: ".py") == byName)
+    }
+
     @Test func redactionKeepsOnlyAShortPrefix() {
         let token = "ghp_R8bq0Kx4M2nTzP7wVd9sLc3yHf6uJe1aQo5i"
         #expect(redact(token) == "ghp_R8…")

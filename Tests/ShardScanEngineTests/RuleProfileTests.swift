@@ -195,7 +195,9 @@ import Testing
 
                 """
         let ruleSet = Self.ruleSet(yaml)
-        #expect(Set(ruleSet.prefilter.passDatabases.keys) == [.statements, .pythonText, .otherText])
+        // The `setup.py` rule has a database of its own, scanned only for the files it admits.
+        #expect(Set(ruleSet.prefilter.passDatabases.keys) == [.statements, .pythonText, .pythonTextNamed, .otherText])
+        #expect(ruleSet.prefilter.namedRules[.pythonTextNamed] == [try #require(ruleSet.index(of: "demo.setup-fetch"))])
         let matcher = Matcher(ruleSet: ruleSet, profiling: true)
         // The call matches in the stored text and in the joined view (which drops the comment).
         let call = "p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)  # quiet\nurlopen(u)\n"
@@ -210,6 +212,14 @@ import Testing
         _ = matcher.scan(text: call, path: "docs/notes.txt")
         #expect(try Self.cost(matcher.profile, "demo.hidden-call").candidates == 2)
         #expect(try Self.cost(matcher.profile, "demo.setup-fetch").candidates == 1)
+        // Nor in a Python module of another name, while a `setup.py` anywhere is scanned for it.
+        #expect(matcher.scan(text: call, path: "pkg/setup_helpers.py").findings.map(\.ruleID) == ["demo.hidden-call"])
+        #expect(try Self.cost(matcher.profile, "demo.setup-fetch").candidates == 1)
+        #expect(
+            matcher.scan(text: call, path: "pkg-1.0/setup.py").findings.map(\.ruleID).sorted() == [
+                "demo.hidden-call", "demo.setup-fetch",
+            ])
+        #expect(try Self.cost(matcher.profile, "demo.setup-fetch").candidates == 2)
     }
 
     @Test func shippedEscapedNameRuleIsNoCandidateInPlainQuotedWords() throws {
