@@ -14,8 +14,10 @@ public struct ScanOptions: Sendable {
     public var workers = min(ScanOptions.maxWorkers, ProcessInfo.processInfo.activeProcessorCount)
     /// The most workers a scan takes: past this, threads only add memory and contention.
     public static let maxWorkers = 256
-    /// Blobs waiting for a worker, at most; what bounds memory, whatever the shard's size.
-    public var queuedBlobsPerWorker = 64
+    /// Blobs waiting for a worker, at most; what bounds memory, whatever the shard's size. Deep enough to keep the
+    /// workers busy while the walking thread writes a batch (with 64, a full scan of the default bench shard took
+    /// about 2% longer, A/B).
+    public var queuedBlobsPerWorker = 256
     /// The walk hands blobs to the workers in windows of up to this many new blobs (the commit that reaches it
     /// is kept whole, so a window may hold a few more)...
     public var windowBlobs = 1024

@@ -58,9 +58,11 @@ final class WorkerPool {
         let workerCount = max(1, count)
         shares = WorkerShares(workers: workerCount)
         lowWater = max(1, queuedPerWorker) * workerCount
-        // A full queue only makes a worker wait until the walking thread, which takes results whenever it
-        // waits and between commits, comes back to it.
-        results = WorkQueue(capacity: lowWater + workerCount + 1)
+        // Room for the results of all the work given out (the queued requests and a window, which a large release
+        // stretches), so that workers never wait for a walking thread that is writing a batch or diffing a large
+        // commit: with room for the queued requests alone they stood idle for a tenth of a full scan of the
+        // default bench shard (perf). A slot is a few words; the blobs' bytes are never queued.
+        results = WorkQueue(capacity: lowWater + Self.resultRoom)
         let gate = StartGate()
         for index in 0..<workerCount {
             let worker = BlobWorker(
@@ -100,6 +102,8 @@ final class WorkerPool {
 
     /// Results the walking thread waits for at once while the workers are busy.
     static let resultBatch = 32
+    /// Results queued beyond the requests queued: more than a window (``ScanOptions/windowBlobs``) holds.
+    static let resultRoom = 8192
 
     /// Gives `window`, in read order, to the workers: one contiguous run each.
     func give(_ window: [BlobRequest]) {
