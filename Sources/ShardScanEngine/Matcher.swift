@@ -261,11 +261,10 @@ public final class Matcher {
         var layout: StatementLayout?
         for index in indices {
             let compiled = ruleSet.rules[index]
-            let rule = compiled.rule
-            if let view, rule.view != view { continue }
+            if let view, compiled.rule.view != view { continue }
             let keywordIndices = prefilter.ruleKeywords[index]
             if !keywordIndices.isEmpty && !keywordIndices.contains(where: { !keywordHits[$0].isEmpty }) { continue }
-            guard rule.paths.admits(path) else { continue }
+            guard compiled.rule.paths.admits(path) else { continue }
             if !compiled.parts.isEmpty {
                 if gated, case .pattern = prefilter.gates[index], ruleHits[index].isEmpty { continue }
                 // Where Hyperscan saw each part: a rule with a part that cannot match is skipped, and each
@@ -291,7 +290,7 @@ public final class Matcher {
                     }
                     if missing || (!anyFound && compiled.parts.contains { !$0.required }) { continue }
                 }
-                if layout == nil, rule.cooccurrence?.scope != .file {
+                if layout == nil, compiled.rule.cooccurrence?.scope != .file {
                     let laying = clock()
                     layout = StatementLayout(bytes, python: view == .statements)
                     profile?.add(.statementLayout, bytes: bytes.count, since: laying)
@@ -301,7 +300,7 @@ public final class Matcher {
                 do {
                     outcome.findings += try cooccurrences(compiled, in: bytes, regions: partRegions, layout: layout)
                 } catch {
-                    outcome.failures.append(RuleFailure(ruleID: rule.id, message: Self.describe(error)))
+                    outcome.failures.append(RuleFailure(ruleID: compiled.rule.id, message: Self.describe(error)))
                 }
                 profile?.add(
                     rule: index, bytes: partRegions.joined().reduce(0) { $0 + $1.count },
@@ -332,7 +331,7 @@ public final class Matcher {
                     }
                     let secretBytes = UnsafeRawBufferPointer(rebasing: bytes[secretRange])
                     let entropy = shannonEntropy(secretBytes)
-                    if let minimum = rule.minEntropy, entropy < minimum { continue }
+                    if let minimum = compiled.rule.minEntropy, entropy < minimum { continue }
                     if isAllowed(compiled, secretBytes, at: secretRange, in: bytes) { continue }
                     let secret = String(decoding: secretBytes, as: UTF8.self)
                     var confidence: Confidence?
@@ -340,7 +339,7 @@ public final class Matcher {
                     if let validator = compiled.validator {
                         let validation = validator.validate(secret)
                         if !validation.isValid {
-                            guard rule.onInvalid == .lowerConfidence else {
+                            guard compiled.rule.onInvalid == .lowerConfidence else {
                                 rejected.append(secretRange)
                                 continue
                             }
@@ -350,17 +349,18 @@ public final class Matcher {
                         facts["valid"] = validation.isValid ? "yes" : "no"
                     }
                     if let idGroup = compiled.idGroup, let idRange = match.groups[idGroup], !idRange.isEmpty {
-                        pairedIDs.append((idRange, rule.id))
+                        pairedIDs.append((idRange, compiled.rule.id))
                         facts["pair"] = "identifier and secret"
                     }
                     outcome.findings.append(
                         Finding(
-                            ruleID: rule.id, start: secretRange.lowerBound, end: secretRange.upperBound, line: 0,
+                            ruleID: compiled.rule.id, start: secretRange.lowerBound, end: secretRange.upperBound,
+                            line: 0,
                             column: 0, endLine: 0, endColumn: 0, secret: secret, entropy: entropy, snippetBefore: "",
                             snippetAfter: "", confidence: confidence, facts: facts))
                 }
             } catch {
-                outcome.failures.append(RuleFailure(ruleID: rule.id, message: Self.describe(error)))
+                outcome.failures.append(RuleFailure(ruleID: compiled.rule.id, message: Self.describe(error)))
             }
         }
         if !rejected.isEmpty || !pairedIDs.isEmpty {

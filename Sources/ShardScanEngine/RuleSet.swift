@@ -2,7 +2,10 @@ import PCRE2
 import ShardScanCore
 
 /// A rule with its patterns compiled.
-public struct CompiledRule: Sendable {
+///
+/// A class: a matcher looks at several rules for every file it scans, and a copy of the struct this was cost a
+/// retain and a release of each of its references (the rule's strings and lists, the regexes) every time.
+public final class CompiledRule: Sendable {
     public let rule: Rule
     let regex: Regex
     /// The capture group that holds the secret.
@@ -16,7 +19,22 @@ public struct CompiledRule: Sendable {
     let allowContext: [Regex]
     let validator: TokenValidator?
     /// A co-occurrence rule's parts, `all` ones first; empty for a plain rule.
-    var parts: [CompiledPart] = []
+    let parts: [CompiledPart]
+
+    init(
+        rule: Rule, regex: Regex, secretGroup: Int, idGroup: Int?, stopwords: [String], allow: [Regex],
+        allowContext: [Regex], validator: TokenValidator?, parts: [CompiledPart]
+    ) {
+        self.rule = rule
+        self.regex = regex
+        self.secretGroup = secretGroup
+        self.idGroup = idGroup
+        self.stopwords = stopwords
+        self.allow = allow
+        self.allowContext = allowContext
+        self.validator = validator
+        self.parts = parts
+    }
 
     /// Whether a secret its validator rejects is kept from every other rule too (see `Matcher.settle`).
     var rejectsForOthers: Bool { validator != nil && rule.onInvalid == .suppress }
