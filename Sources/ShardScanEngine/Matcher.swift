@@ -308,23 +308,31 @@ public final class Matcher {
                 continue
             }
             var regions = [0..<bytes.count]
-            if gated, case .pattern(let maxWidth) = prefilter.gates[index] {
+            // How far past a region's end a match may reach.
+            var reach = Self.lookaheadSlack
+            switch prefilter.gates[index] {
+            case .pattern(let maxWidth) where gated:
                 guard !ruleHits[index].isEmpty else { continue }
                 regions = Self.regions(ends: ruleHits[index], maxWidth: maxWidth)
+            case .keywords(let maxWidth?):
+                regions = keywordRegions(keywordIndices, maxWidth: maxWidth, count: bytes.count)
+                reach += maxWidth
+            default:
+                break
             }
             let started = clock()
             let before = outcome.findings.count
             defer {
                 if profile != nil {
                     let scanned = regions.reduce(0) {
-                        $0 + min(bytes.count, $1.upperBound + Self.lookaheadSlack) - $1.lowerBound
+                        $0 + min(bytes.count, $1.upperBound + reach) - $1.lowerBound
                     }
                     profile!.add(
                         rule: index, bytes: scanned, findings: outcome.findings.count - before, since: started)
                 }
             }
             do {
-                for match in try matches(of: compiled.regex, in: bytes, regions: regions) {
+                for match in try matches(of: compiled.regex, in: bytes, regions: regions, reach: reach) {
                     guard let secretRange = match.groups[compiled.secretGroup], !secretRange.isEmpty else { continue }
                     if !keywordIndices.isEmpty && !keywordNear(match.range, keywordIndices, count: bytes.count) {
                         continue
@@ -396,8 +404,8 @@ public final class Matcher {
         var firstMatches: [Int: [Int: Range<Int>]] = [:]
         var order: [Int] = []
         for (partIndex, part) in compiled.parts.enumerated() {
-            for match in try matches(of: part.regex, in: bytes, regions: regions[partIndex]) where !match.range.isEmpty
-            {
+            for match in try matches(of: part.regex, in: bytes, regions: regions[partIndex], reach: Self.lookaheadSlack)
+            where !match.range.isEmpty {
                 let key: Int
                 switch scope {
                 case .file: key = 0
@@ -550,16 +558,40 @@ public final class Matcher {
         return regions
     }
 
-    /// PCRE2 matches of `regex` that start inside `regions`, without overlaps, in order.
-    private func matches(of regex: Regex, in bytes: UnsafeRawBufferPointer, regions: [Range<Int>]) throws(MatchError)
-        -> [Match]
+    /// Where a match of a rule gated by its keywords alone can start: within ``keywordWindow`` bytes of one of
+    /// the rule's keywords (see ``keywordNear(_:_:count:)``), so from `maxWidth` plus the window before a keyword's
+    /// end to the window after its start; merged, in order.
+    private func keywordRegions(_ keywordIndices: [Int], maxWidth: Int, count: Int) -> [Range<Int>] {
+        var starts: [Range<Int>] = []
+        for index in keywordIndices {
+            let length = ruleSet.prefilter.keywords[index].utf8.count
+            for end in keywordHits[index] {
+                starts.append(
+                    max(0, end - Self.keywordWindow - maxWidth)..<min(count, end - length + Self.keywordWindow))
+            }
+        }
+        starts.sort { $0.lowerBound < $1.lowerBound }
+        var regions: [Range<Int>] = []
+        for range in starts {
+            if let last = regions.last, range.lowerBound <= last.upperBound {
+                regions[regions.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
+            } else {
+                regions.append(range)
+            }
+        }
+        return regions
+    }
+
+    /// PCRE2 matches of `regex` that start inside `regions`, without overlaps, in order; a match may end up to
+    /// `reach` bytes past its region's end.
+    private func matches(of regex: Regex, in bytes: UnsafeRawBufferPointer, regions: [Range<Int>], reach: Int)
+        throws(MatchError) -> [Match]
     {
         var matches: [Match] = []
         var offset = 0
         for region in regions {
             offset = max(offset, region.lowerBound)
-            let subject = UnsafeRawBufferPointer(
-                rebasing: bytes[0..<min(bytes.count, region.upperBound + Self.lookaheadSlack)])
+            let subject = UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, region.upperBound + reach)])
             while offset <= subject.count,
                 let match = try regex.firstMatch(in: subject, from: offset, scratch: scratch, useJIT: useJIT)
             {

@@ -19,8 +19,9 @@ public final class Prefilter: Sendable {
         /// Hyperscan reports where its matches may end; a match spans at most `maxWidth` bytes
         /// (`nil`: unbounded).
         case pattern(maxWidth: Int?)
-        /// Its pattern is not in the database: it runs on every blob holding one of its keywords.
-        case keywords
+        /// Its pattern is not in the database: it runs on every blob holding one of its keywords, around them when
+        /// a match spans at most `maxWidth` bytes (a match must have a keyword near it), else over the whole blob.
+        case keywords(maxWidth: Int?)
         /// Its pattern is not in the database and it has no keywords: it runs on every blob.
         case always
     }
@@ -147,7 +148,7 @@ public final class Prefilter: Sendable {
         for (index, rule) in rules.enumerated() {
             guard rule.hyperscan else {
                 rejections[index] = Self.keptOut
-                gates.append(rule.keywords.isEmpty ? .always : .keywords)
+                gates.append(Self.keptOutGate(rule))
                 continue
             }
             do {
@@ -165,7 +166,7 @@ public final class Prefilter: Sendable {
                 }
             } catch {
                 rejections[index] = error.message
-                gates.append(rule.keywords.isEmpty ? .always : .keywords)
+                gates.append(Self.keptOutGate(rule))
             }
         }
         // hs_expression_info accepts a few patterns the full compiler refuses: drop those and retry. The passes'
@@ -195,7 +196,7 @@ public final class Prefilter: Sendable {
                     }
                     guard id < rules.count else { throw error }
                     rejections[id] = error.message
-                    gates[id] = rules[id].keywords.isEmpty ? .always : .keywords
+                    gates[id] = Self.keptOutGate(rules[id])
                     partGates[id] = nil
                     continue compiling
                 }
@@ -327,6 +328,13 @@ public final class Prefilter: Sendable {
 
     static let patternFlags: PatternFlags = [.prefilter, .allowEmpty]
 
+    /// The gate of a rule whose pattern is not in the database: its keywords, with how wide a match can be when
+    /// Hyperscan can tell even so (its compiler may refuse what its parser measures), else every blob.
+    static func keptOutGate(_ rule: Rule) -> Gate {
+        guard !rule.keywords.isEmpty else { return .always }
+        return .keywords(maxWidth: (try? ExpressionInfo(rule.pattern, flags: patternFlags))?.maxWidth)
+    }
+
     /// Why a rule with `hyperscan: false` is not in the database.
     static let keptOut = "kept out of Hyperscan by the rule pack (`hyperscan: false`)"
 
@@ -344,7 +352,7 @@ public final class Prefilter: Sendable {
     static func cacheKey(rules: [Rule], keywords: [String]) -> String {
         var hasher = SHA256()
         func add(_ text: String) { hasher.update(data: Data((text + "\u{0}").utf8)) }
-        add("shardscan-prefilter/8")
+        add("shardscan-prefilter/9")
         add(hyperscanVersion)
         add(String(patternFlags.rawValue))
         for rule in rules {

@@ -171,8 +171,11 @@ public struct RuleSet: Sendable {
             // The pack asked for it (`hyperscan: false`): nothing to tell its author.
             guard rule.hyperscan else { continue }
             let fallback =
-                prefilter.gates[index] == .keywords
-                ? "it runs only on files holding one of its keywords" : "it runs PCRE2 over every file (slower)"
+                if case .keywords = prefilter.gates[index] {
+                    "it runs only on files holding one of its keywords"
+                } else {
+                    "it runs PCRE2 over every file (slower)"
+                }
             diagnostics.append(
                 RuleDiagnostic(
                     .note, SourceLocation(file: rule.source.file, line: rule.patternLine), rule: rule.id,

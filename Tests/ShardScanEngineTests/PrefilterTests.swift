@@ -86,6 +86,33 @@ import Testing
         #expect(Matcher(ruleSet: rebuilt).scan(text: text, path: nil).findings.count == 1)
     }
 
+    /// A rule kept out of Hyperscan with keywords reads only where a match could have one near it.
+    @Test func rulesKeptOutOfHyperscanRunAroundTheirKeywords() throws {
+        let pack = """
+            rules:
+              - id: demo.kept-out
+                name: Kept out
+                pattern: '(?<secret>tok_[a-z0-9]{12})'
+                keywords: [vendor]
+                hyperscan: false
+            """
+        let ruleSet = RuleSet(LoadedRules(yaml: pack, file: "k.yaml"))
+        #expect(ruleSet.prefilter.gates == [.keywords(maxWidth: 16)])
+        let filler = String(repeating: "x = 1\n", count: 2000)
+        let near = "vendor_token = 'tok_a1b2c3d4e5f6'\n"
+        let far = "other = 'tok_ffffffffffff'\n"
+        let matcher = Matcher(ruleSet: ruleSet, profiling: true)
+        let found = matcher.scan(text: far + filler + near + filler + far, path: "pkg/conf.py").findings
+        #expect(found.map(\.secret) == ["tok_a1b2c3d4e5f6"])
+        #expect(found.first?.line == 2002)
+        // PCRE2 read the keyword's neighbourhood, not the 24 KB file; the reference reads it all and agrees.
+        let cost = try #require(matcher.profile?.rules.first)
+        #expect(cost.files == 1 && cost.bytes < 1_000)
+        let reference = Matcher(
+            ruleSet: RuleSet(LoadedRules(yaml: pack, file: "k.yaml"), cacheDirectory: nil, prefiltered: false))
+        #expect(reference.scan(text: far + filler + near + filler + far, path: "pkg/conf.py").findings == found)
+    }
+
     @Test func patternsHyperscanRefusesFallBackToKeywordsOrRunEverywhere() throws {
         // A bounded repeat this large is beyond Hyperscan even in prefilter mode.
         let pack = """
@@ -99,7 +126,8 @@ import Testing
                 pattern: '(?<secret>START[a-z]{1,65000}STOP)'
             """
         let ruleSet = RuleSet(LoadedRules(yaml: pack, file: "p.yaml"))
-        #expect(ruleSet.prefilter.gates == [.keywords, .always])
+        // Too wide for Hyperscan to measure as well: the keyword's files are read whole.
+        #expect(ruleSet.prefilter.gates == [.keywords(maxWidth: nil), .always])
         let notes = ruleSet.diagnostics.filter { $0.level == .note }.map(\.description)
         #expect(notes.count == 2)
         #expect(notes.first?.contains("p.yaml:4: note: rule demo.huge-repeat: Hyperscan cannot prefilter") == true)
