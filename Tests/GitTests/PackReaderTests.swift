@@ -31,8 +31,8 @@ func runGit(_ arguments: [String], in folder: String, stdinFile: String? = nil) 
 }
 
 /// A repository built with `git` itself: versions of a few text files (so packs hold delta chains) in two
-/// packs, plus loose objects.
-struct PackedRepository {
+/// packs, plus loose objects. Its folder goes with it.
+final class PackedRepository {
     let path: String
     var objects: String { path + "/.git/objects" }
 
@@ -62,6 +62,10 @@ struct PackedRepository {
     }
 
     /// Every object: id and type name, as `git cat-file --batch-all-objects` lists them.
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
     func allObjects() throws -> [(id: ObjectID, type: String)] {
         try runGit(["cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)"], in: path)
             .split(separator: "\n").map { line in
@@ -198,6 +202,7 @@ struct PackedRepository {
     @Test func largeOffsets() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("idx-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let ids = [
             ObjectID(hex: "0a" + String(repeating: "1", count: 38))!,
             ObjectID(hex: "0a" + String(repeating: "2", count: 38))!,
@@ -234,6 +239,7 @@ struct PackedRepository {
     @Test func largeOffsetPastTheTableIsRefused() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("idx-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         var bytes: [UInt8] = [0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2]
         func word(_ value: UInt32) { bytes += withUnsafeBytes(of: value.bigEndian, Array.init) }
         for _ in 0..<256 { word(1) }

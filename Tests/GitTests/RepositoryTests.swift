@@ -2,13 +2,17 @@ import Foundation
 import Git
 import Testing
 
-@Suite struct RepositoryTests {
+@Suite final class RepositoryTests {
     let folder: String
     let author = Signature(name: "Test", email: "test@example.invalid", time: 1_700_000_000)
 
     init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("git-tests-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: folder)
     }
 
     @Test func commitsDiffsAndBlobsRoundTrip() throws {

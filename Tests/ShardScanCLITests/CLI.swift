@@ -60,9 +60,31 @@ enum CLI {
             stderr: try String(contentsOf: errURL, encoding: .utf8))
     }
 
+    /// A new folder of its own, removed when the test process exits (tests hand folders to helpers and child
+    /// processes, so no test scope owns them).
     static func temporaryFolder() throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shardscan-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        TemporaryFolders.shared.add(folder)
         return folder
+    }
+}
+
+/// The folders ``CLI/temporaryFolder()`` made, removed at exit.
+final class TemporaryFolders: @unchecked Sendable {
+    static let shared = TemporaryFolders()
+    private let lock = NSLock()
+    private var folders: [URL] = []
+
+    private init() {
+        atexit { TemporaryFolders.shared.removeAll() }
+    }
+
+    func add(_ folder: URL) {
+        lock.withLock { folders.append(folder) }
+    }
+
+    private func removeAll() {
+        for folder in lock.withLock({ folders }) { try? FileManager.default.removeItem(at: folder) }
     }
 }

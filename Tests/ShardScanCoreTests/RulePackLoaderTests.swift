@@ -83,6 +83,7 @@ import Testing
     @Test func duplicateIDsAcrossFilesAreErrors() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rules-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
         let rule = "rules:\n  - id: dup.rule\n    name: D\n    pattern: '(d)'\n"
         try rule.write(to: folder.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
         try rule.write(to: folder.appendingPathComponent("b.yml"), atomically: true, encoding: .utf8)

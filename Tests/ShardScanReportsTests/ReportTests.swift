@@ -7,8 +7,8 @@ import ShardScanReports
 import ShardScanStore
 import Testing
 
-/// A demo mirror scanned with the shipped rules into a fresh store.
-struct ScannedMirror {
+/// A demo mirror scanned with the shipped rules into a fresh store; the folder it made goes with it.
+final class ScannedMirror {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let sarifSchema = packageRoot.deletingLastPathComponent().appendingPathComponent(
@@ -19,10 +19,12 @@ struct ScannedMirror {
     let folder: URL
     let store: Store
     let summary: MirrorScan.Summary
+    private let ownsFolder: Bool
 
     init(storeName: String = "store.sqlite", folder existing: URL? = nil) throws {
         folder =
             existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("reports-\(UUID().uuidString)")
+        ownsFolder = existing == nil
         let mirror = folder.appendingPathComponent("mirror").path
         if existing == nil {
             try FileManager.default.createDirectory(atPath: mirror, withIntermediateDirectories: true)
@@ -36,6 +38,10 @@ struct ScannedMirror {
         summary = try MirrorScan(sink: store, ruleSet: ruleSet).run(ShardLocator.locate([mirror], branch: "code")) {
             _ in
         }
+    }
+
+    deinit {
+        if ownsFolder { try? FileManager.default.removeItem(at: folder) }
     }
 
     func sarif(_ selection: ReportSelection) throws -> (files: [SARIFReport.File], json: [[String: Any]]) {

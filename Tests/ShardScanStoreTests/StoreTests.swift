@@ -4,12 +4,16 @@ import ShardScanCore
 import ShardScanStore
 import Testing
 
-@Suite struct StoreTests {
+@Suite final class StoreTests {
     let folder: URL
 
     init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: folder)
     }
 
     @Test func newStoreIsPrivate() throws {
