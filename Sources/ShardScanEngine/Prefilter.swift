@@ -139,6 +139,8 @@ public final class Prefilter: Sendable {
             partGates = metadata.partGates
             (firstPart, partOwner) = Self.numberParts(partGates)
             wasCached = true
+            // Used now: the last entry a pruning removes.
+            try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: cachePaths.metadata)
             return
         }
 
@@ -218,6 +220,7 @@ public final class Prefilter: Sendable {
                     gates: gates, rejections: rejections, partGates: partGates,
                     passes: passDatabases.keys.map(\.rawValue).sorted()),
                 to: cachePaths)
+            Self.pruneCache((cachePaths.metadata as NSString).deletingLastPathComponent)
         }
     }
 
@@ -439,6 +442,27 @@ public final class Prefilter: Sendable {
                 unlink(temporary)
                 return
             }
+        }
+    }
+
+    /// How many prefilters a cache directory keeps: each rule pack edit makes a new one (some 5 MB for the shipped
+    /// packs), so a rule author's cache would otherwise grow without end.
+    static let cacheEntriesKept = 8
+
+    /// Removes the files of all but the ``cacheEntriesKept`` most recently written or used prefilters in
+    /// `directory`. A reader that loses an entry to a pruning in another process compiles it again.
+    static func pruneCache(_ directory: String) {
+        let fileManager = FileManager.default
+        guard let names = try? fileManager.contentsOfDirectory(atPath: directory) else { return }
+        let entries = names.filter { $0.hasPrefix("prefilter-") && $0.hasSuffix(".json") }.map { name in
+            let path = (directory as NSString).appendingPathComponent(name)
+            let used = (try? fileManager.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
+            return (prefix: String(name.dropLast(".json".count)), used: used)
+        }
+        guard entries.count > cacheEntriesKept else { return }
+        let stale = entries.sorted { $0.used > $1.used }.dropFirst(cacheEntriesKept).map(\.prefix)
+        for name in names where stale.contains(where: { name == $0 + ".json" || name.hasPrefix($0 + "-") }) {
+            try? fileManager.removeItem(atPath: (directory as NSString).appendingPathComponent(name))
         }
     }
 

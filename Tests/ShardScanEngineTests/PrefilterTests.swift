@@ -86,6 +86,45 @@ import Testing
         #expect(Matcher(ruleSet: rebuilt).scan(text: text, path: nil).findings.count == 1)
     }
 
+    /// A rule author's every edit is a new cache entry: the directory keeps the most recently used ones only.
+    @Test func theCacheKeepsTheEntriesUsedLast() throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("prefilter-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        func pack(_ width: Int) -> LoadedRules {
+            LoadedRules(
+                yaml: "rules:\n  - id: demo.t\n    name: T\n    pattern: '(?<secret>tok_[a-z0-9]{\(width)})'\n",
+                file: "p.yaml")
+        }
+        func entries() throws -> Int {
+            try FileManager.default.contentsOfDirectory(atPath: cache.path).filter { $0.hasSuffix(".json") }.count
+        }
+        #expect(!RuleSet(pack(1), cacheDirectory: cache.path).prefilter.wasCached)
+        for width in 2...Prefilter.cacheEntriesKept {
+            _ = RuleSet(pack(width), cacheDirectory: cache.path)
+            // Written in order, a second apart, for file times that tell them apart.
+            let metadata = try FileManager.default.contentsOfDirectory(atPath: cache.path).filter {
+                $0.hasSuffix(".json")
+            }
+            for name in metadata {
+                let path = cache.appendingPathComponent(name).path
+                let date = try #require(FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)
+                try FileManager.default.setAttributes(
+                    [.modificationDate: date.addingTimeInterval(-1)], ofItemAtPath: path)
+            }
+        }
+        #expect(try entries() == Prefilter.cacheEntriesKept)
+        // The oldest entry is used again, so a new one pushes out the second oldest instead.
+        #expect(RuleSet(pack(1), cacheDirectory: cache.path).prefilter.wasCached)
+        _ = RuleSet(pack(99), cacheDirectory: cache.path)
+        #expect(try entries() == Prefilter.cacheEntriesKept)
+        #expect(RuleSet(pack(1), cacheDirectory: cache.path).prefilter.wasCached)
+        #expect(!RuleSet(pack(2), cacheDirectory: cache.path).prefilter.wasCached)
+        // Every file of a removed entry goes with it.
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache.path)
+        let keys = Set(files.filter { $0.hasSuffix(".json") }.map { $0.dropLast(".json".count) })
+        #expect(files.allSatisfy { file in keys.contains { file.hasPrefix($0) } })
+    }
+
     /// A rule kept out of Hyperscan with keywords reads only where a match could have one near it.
     @Test func rulesKeptOutOfHyperscanRunAroundTheirKeywords() throws {
         let pack = """
