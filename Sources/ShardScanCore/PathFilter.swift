@@ -68,11 +68,12 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
     /// Whether the path whose UTF-8 is `path` matches.
     public func matches(bytes path: UnsafeRawBufferPointer) -> Bool {
         guard mayEndWith(path) else { return false }
-        let parts = Self.parts(of: path)
         if matchesBaseName {
-            guard let last = parts.last, let only = segments.first else { return false }
+            // Asked of every file by every rule with `paths`: the name alone, no list of parts made.
+            guard let last = Self.lastPart(of: path), let only = segments.first else { return false }
             return Self.segmentMatches(only, UnsafeRawBufferPointer(rebasing: path[last]))
         }
+        let parts = Self.parts(of: path)
         return Self.match(segments[...], parts[...], in: path)
     }
 
@@ -124,6 +125,16 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The non-empty parts of `path` between `/`s.
+    /// The last of ``parts(of:)``, if any.
+    private static func lastPart(of path: UnsafeRawBufferPointer) -> Range<Int>? {
+        var end = path.count
+        while end > 0, path[end - 1] == slash { end -= 1 }
+        guard end > 0 else { return nil }
+        var start = end
+        while start > 0, path[start - 1] != slash { start -= 1 }
+        return start..<end
+    }
+
     private static func parts(of path: UnsafeRawBufferPointer) -> [Range<Int>] {
         var parts: [Range<Int>] = []
         var start = 0
