@@ -124,7 +124,6 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
         return segment < segments.count
     }
 
-    /// The non-empty parts of `path` between `/`s.
     /// The last of ``parts(of:)``, if any.
     private static func lastPart(of path: UnsafeRawBufferPointer) -> Range<Int>? {
         var end = path.count
@@ -135,6 +134,7 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
         return start..<end
     }
 
+    /// The non-empty parts of `path` between `/`s.
     private static func parts(of path: UnsafeRawBufferPointer) -> [Range<Int>] {
         var parts: [Range<Int>] = []
         var start = 0
