@@ -44,9 +44,9 @@ public final class PackReader: ObjectReader {
     public let mappedBytes: Int
     /// The largest delta buffer kept for the next delta; a bigger one is freed once its object is built.
     public let scratchKeepBytes: Int
-    /// Cached objects of this size and up are large: malloc gives them pages of their own (``ScanMemory``'s
-    /// 256 KB), handed back when they are evicted, while the memory of evicted small objects stays in the
-    /// thread's heap for the next ones. Large ones may hold at most a third of ``cacheBytes``: with no limit of
+    /// Cached objects of this size and up are large: the biggest get pages of their own from malloc (see
+    /// `ScanMemory.ownPagesFrom`), handed back when they are evicted, while the memory of evicted small objects
+    /// stays in the thread's heap for the next ones. Large ones may hold at most a third of ``cacheBytes``: with no limit of
     /// their own, a run of large objects evicted the small ones and the cache came to occupy its heap's
     /// high-water mark of small objects plus as many bytes of large ones, up to twice its budget (on the large
     /// bench shard, 221 blobs over 1 MB against 5 on the default one).
@@ -95,8 +95,8 @@ public final class PackReader: ObjectReader {
     ///
     /// A buffer kept at the largest delta seen so far grows with the pack (at the heap's peak the scan's three
     /// readers held 7.6 MB of them on the large bench shard, 3.6 MB on the default one), while most deltas are
-    /// a few KB; 256 KB is where ``ProcessMemory/ownPages(from:)`` gives blocks pages of their own, so a bigger
-    /// buffer goes back to the system when freed.
+    /// a few KB; a bigger buffer is freed, back to the thread's heap or, past the size from which
+    /// ``ProcessMemory/ownPages(from:)`` gives blocks pages of their own, to the system.
     public init(
         packs: PackSet, repositoryPath: String, cacheBytes: Int = 48 << 20, mappedBytes: Int = 8 << 20,
         scratchKeepBytes: Int = 256 << 10, largeObjectBytes: Int = 256 << 10
