@@ -27,7 +27,7 @@ public enum SizeLimitedRead<Result> {
     case tooLarge(size: Int)
 }
 
-/// Reads objects from a ``PackSet`` itself: inflates each entry with zlib, resolves `OFS_DELTA` and
+/// Reads objects from a ``PackSet`` itself: inflates each entry (see ``Inflater``), resolves `OFS_DELTA` and
 /// `REF_DELTA` chains from a cache of recently produced objects (keyed by pack location, bounded in bytes),
 /// and checks every object it lends against its id (SHA-1 of `"<type> <size>\0"` and the bytes), so that a
 /// corrupt pack is an error naming the object, never wrong bytes. Objects in no pack (loose, or missing) are
@@ -46,10 +46,10 @@ public final class PackReader: ObjectReader {
     public let scratchKeepBytes: Int
     /// Cached objects of this size and up are large: the biggest get pages of their own from malloc (see
     /// `ScanMemory.ownPagesFrom`), handed back when they are evicted, while the memory of evicted small objects
-    /// stays in the thread's heap for the next ones. Large ones may hold at most a third of ``cacheBytes``: with no limit of
-    /// their own, a run of large objects evicted the small ones and the cache came to occupy its heap's
-    /// high-water mark of small objects plus as many bytes of large ones, up to twice its budget (on the large
-    /// bench shard, 221 blobs over 1 MB against 5 on the default one).
+    /// stays in the thread's heap for the next ones. Large ones may hold at most a third of ``cacheBytes``: with
+    /// no limit of their own, a run of large objects evicted the small ones and the cache came to occupy its
+    /// heap's high-water mark of small objects plus as many bytes of large ones, up to twice its budget (on the
+    /// large bench shard, 221 blobs over 1 MB against 5 on the default one).
     public let largeObjectBytes: Int
     /// What this reader did, for profiles and tests.
     public private(set) var statistics = Statistics()

@@ -62,7 +62,8 @@ public struct Rule: Sendable, Equatable {
         // the ASCII-lowercased text): `lowercased()` turned a keyword `А` (Cyrillic) into `а`, which then never
         // matched the `А` of a file.
         self.keywords = keywords.map { keyword in
-            String(decoding: keyword.utf8.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
+            var keyword = keyword
+            return keyword.withUTF8 { String(decoding: asciiLowercased(UnsafeRawBufferPointer($0)), as: UTF8.self) }
         }
         self.stopwords = stopwords.map { $0.lowercased() }
         self.allow = allow
@@ -282,4 +283,16 @@ public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(file):\(line)" }
+}
+
+/// An ASCII-lower-cased copy, for case-insensitive keyword search over bytes: letters past ASCII are left as they
+/// are, as Hyperscan's caseless mode leaves them.
+public func asciiLowercased(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+    [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            buffer[index] = (byte >= 65 && byte <= 90) ? byte | 0x20 : byte
+        }
+        count = bytes.count
+    }
 }

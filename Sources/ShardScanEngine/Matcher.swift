@@ -546,16 +546,20 @@ public final class Matcher {
     /// The byte ranges a match ending at one of `ends` can start and end in, merged.
     static func regions(ends: [Int], maxWidth: Int?) -> [Range<Int>] {
         guard let maxWidth else { return [0..<ends.last!] }
-        var regions: [Range<Int>] = []
-        for end in ends {
-            let lower = max(0, end - maxWidth)
-            if let last = regions.last, lower <= last.upperBound {
-                regions[regions.count - 1] = last.lowerBound..<max(last.upperBound, end)
+        return merged(ends.lazy.map { max(0, $0 - maxWidth)..<$0 })
+    }
+
+    /// `ranges`, in order of their starts, with those that overlap or touch made one.
+    static func merged(_ ranges: some Sequence<Range<Int>>) -> [Range<Int>] {
+        var merged: [Range<Int>] = []
+        for range in ranges {
+            if let last = merged.last, range.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
             } else {
-                regions.append(lower..<end)
+                merged.append(range)
             }
         }
-        return regions
+        return merged
     }
 
     /// Where a match of a rule gated by its keywords alone can start: within ``keywordWindow`` bytes of one of
@@ -571,15 +575,7 @@ public final class Matcher {
             }
         }
         starts.sort { $0.lowerBound < $1.lowerBound }
-        var regions: [Range<Int>] = []
-        for range in starts {
-            if let last = regions.last, range.lowerBound <= last.upperBound {
-                regions[regions.count - 1] = last.lowerBound..<max(last.upperBound, range.upperBound)
-            } else {
-                regions.append(range)
-            }
-        }
-        return regions
+        return Self.merged(starts)
     }
 
     /// PCRE2 matches of `regex` that start inside `regions`, without overlaps, in order; a match may end up to
@@ -768,17 +764,6 @@ public final class Matcher {
             finding.snippetAfter = String(decoding: bytes[finding.end..<lineEnd], as: UTF8.self)
             findings[index] = finding
         }
-    }
-}
-
-/// An ASCII-lower-cased copy, for case-insensitive keyword search over bytes.
-func asciiLowercased(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-    [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
-            buffer[index] = (byte >= 65 && byte <= 90) ? byte | 0x20 : byte
-        }
-        count = bytes.count
     }
 }
 
