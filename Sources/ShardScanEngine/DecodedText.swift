@@ -405,8 +405,17 @@ struct PythonStatementJoiner: BlobDecoding {
         var depth = 0
         var index = 0
         while index < count {
-            // Most bytes are none of the punctuation below: skip them without the switch.
-            while index < count && !Self.isSpecial(original[index]) { index += 1 }
+            // Most bytes are none of the punctuation below: skip them without the switch. Outside brackets a line
+            // break or a closing bracket changes nothing (a third of the stops were line breaks), and the fewer bytes
+            // to stop at are looked for eight at a time.
+            if depth == 0 {
+                index = Self.skipOutsideBrackets(original, from: index)
+                while index < count && !Self.inMasks(original[index], low: Self.outsideLow, high: Self.outsideHigh) {
+                    index += 1
+                }
+            } else {
+                while index < count && !Self.isSpecial(original[index]) { index += 1 }
+            }
             guard index < count else { break }
             let byte = original[index]
             switch byte {
@@ -456,6 +465,7 @@ struct PythonStatementJoiner: BlobDecoding {
         var index = start + (triple ? 3 : 1)
         while index < count {
             // Only a backslash, a quote or a line break can end the string or change how it is read.
+            index = skipInString(bytes, from: index, quote: quote)
             while index < count && !isStringSpecial(bytes[index]) { index += 1 }
             guard index < count else { break }
             let byte = bytes[index]
@@ -472,6 +482,53 @@ struct PythonStatementJoiner: BlobDecoding {
             index += 1
         }
         return count
+    }
+
+    /// The bytes ``walk(_:_:)`` must look at outside brackets (`#`, a backslash, an opening bracket or a quote), as
+    /// ``inMasks(_:low:high:)`` masks.
+    static let outsideLow: UInt64 = 0x18c_0000_0000
+    static let outsideHigh: UInt64 = 0x0800_0000_1800_0000
+
+    /// Past the 8-byte words from `start` that hold none of the bytes ``walk(_:_:)`` must look at outside
+    /// brackets; the word holding one is left to the byte-by-byte loop.
+    @inline(__always) static func skipOutsideBrackets(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        guard let base = bytes.baseAddress else { return start }
+        var index = start
+        while index + 8 <= bytes.count {
+            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if hasZero(word ^ (ones &* 0x23)) || hasZero(word ^ (ones &* 0x5c)) || hasZero(word ^ (ones &* 0x28))
+                || hasZero(word ^ (ones &* 0x5b)) || hasZero(word ^ (ones &* 0x7b)) || hasZero(word ^ (ones &* 0x27))
+                || hasZero(word ^ (ones &* 0x22))
+            {
+                break
+            }
+            index += 8
+        }
+        return index
+    }
+
+    /// Past the 8-byte words from `start` that hold no backslash, line break or `quote`.
+    @inline(__always) static func skipInString(_ bytes: UnsafeRawBufferPointer, from start: Int, quote: UInt8) -> Int {
+        guard let base = bytes.baseAddress else { return start }
+        let quotes = ones &* UInt64(quote)
+        var index = start
+        while index + 8 <= bytes.count {
+            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if hasZero(word ^ quotes) || hasZero(word ^ (ones &* 0x5c)) || hasZero(word ^ (ones &* 0x0a))
+                || hasZero(word ^ (ones &* 0x0d))
+            {
+                break
+            }
+            index += 8
+        }
+        return index
+    }
+
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+
+    /// Whether some byte of `word` is zero.
+    @inline(__always) private static func hasZero(_ word: UInt64) -> Bool {
+        (word &- ones) & ~word & 0x8080_8080_8080_8080 != 0
     }
 
     /// Whether ``walk(_:_:)`` must look at `byte`: `#`, a backslash, a line break, a bracket or a quote.

@@ -331,12 +331,18 @@ import Testing
     }
 
     @Test func statementJoinerSkippingPlainBytesWalksAsTheByteAtATimeJoinerDid() {
-        // Every byte the joiner treats specially, some it must not (`@`, `\t`, high bytes), in random sources.
+        // Every byte the joiner treats specially, some it must not (`@`, `\t`, high bytes), in random sources;
+        // some sources mostly plain, so that special bytes fall at every place of the words skipped eight at a time.
         let alphabet = Array("ab (#\\\n\r)[]{}'\" \t@".utf8) + [0x80, 0xD0, 0xFF, 0x7B, 0x5C]
+        let plain = Array("ab \t@".utf8) + [0x80, 0xD0, 0xFF, 0x01, 0x7F]
         var generator = SystemRandomNumberGenerator()
-        for _ in 0..<3000 {
-            let length = Int.random(in: 0...60, using: &generator)
-            let source = (0..<length).map { _ in alphabet.randomElement(using: &generator)! }
+        for round in 0..<6000 {
+            let length = Int.random(in: 0...(round % 2 == 0 ? 60 : 240), using: &generator)
+            let plainShare = round % 2 == 0 ? 0 : [0.8, 0.95, 0.99][round / 2 % 3]
+            let source = (0..<length).map { _ in
+                Double.random(in: 0..<1, using: &generator) < plainShare
+                    ? plain.randomElement(using: &generator)! : alphabet.randomElement(using: &generator)!
+            }
             var segments: [[Int]] = []
             var joined: [UInt8] = []
             source.withUnsafeBytes { bytes in
