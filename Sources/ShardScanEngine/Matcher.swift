@@ -38,6 +38,11 @@ public final class Matcher {
     private var touchedKeywords: [Int] = []
     private var touchedParts: [Int] = []
     private let ungatedRules: [Int]
+    /// Per distinct `paths` of the rule set (``RuleSet/pathFilters``), whether it admits the file being scanned:
+    /// 0 not asked yet, 1 yes, 2 no. Asked of many rules per file, and a glob match cost more than the rest of
+    /// deciding which rules run.
+    private var admission: [UInt8]
+    private var admissionPath: String?
     /// What each rule and each per-file stage cost so far; `nil` unless made with `profiling: true`, and then
     /// the only cost of profiling is reading the clock.
     public private(set) var profile: RuleProfile?
@@ -63,7 +68,20 @@ public final class Matcher {
         self.keywordHits = Array(repeating: [], count: ruleSet.prefilter.keywords.count)
         self.partHits = Array(repeating: [], count: ruleSet.prefilter.partOwner.count)
         self.ungatedRules = ruleSet.prefilter.ungatedRules()
+        self.admission = Array(repeating: 0, count: ruleSet.pathFilters.count)
         self.profile = profiling ? RuleProfile(ruleIDs: ruleSet.rules.map(\.rule.id)) : nil
+    }
+
+    /// Whether rule `index`'s `paths` admit the file at `path`, each distinct filter matched once per file.
+    private func admits(_ index: Int, _ path: String?) -> Bool {
+        guard let path else { return true }
+        if path != admissionPath {
+            for filter in admission.indices { admission[filter] = 0 }
+            admissionPath = path
+        }
+        let filter = ruleSet.pathFilterOfRule[index]
+        if admission[filter] == 0 { admission[filter] = ruleSet.pathFilters[filter].admits(path) ? 1 : 2 }
+        return admission[filter] == 1
     }
 
     /// The clock when profiling, else 0 (and no clock read).
@@ -253,7 +271,7 @@ public final class Matcher {
         if view == .text {
             // Asked of every Python file: reads no more of each statement rule than it needs.
             statementsWanted = ruleSet.statementRules.contains { index in
-                guard onlyRule?.mask[index] ?? true, ruleSet.rules[index].rule.paths.admits(path) else { return false }
+                guard onlyRule?.mask[index] ?? true, admits(index, path) else { return false }
                 guard let gate = prefilter.joinGates[index] else { return true }
                 return gate.contains { $0.allSatisfy { !keywordHits[$0].isEmpty } }
             }
@@ -264,7 +282,7 @@ public final class Matcher {
             if let view, compiled.rule.view != view { continue }
             let keywordIndices = prefilter.ruleKeywords[index]
             if !keywordIndices.isEmpty && !keywordIndices.contains(where: { !keywordHits[$0].isEmpty }) { continue }
-            guard compiled.rule.paths.admits(path) else { continue }
+            guard admits(index, path) else { continue }
             if !compiled.parts.isEmpty {
                 if gated, case .pattern = prefilter.gates[index], ruleHits[index].isEmpty { continue }
                 // Where Hyperscan saw each part: a rule with a part that cannot match is skipped, and each
@@ -453,7 +471,7 @@ public final class Matcher {
             var databases = prefilter.passDatabases[pass].map { [$0] } ?? []
             // A named pass's patterns only for the files its rules admit (`setup.py`, not every module).
             if let named = pass.named, let database = prefilter.passDatabases[named],
-                prefilter.namedRules[named, default: []].contains(where: { ruleSet.rules[$0].rule.paths.admits(path) })
+                prefilter.namedRules[named, default: []].contains(where: { admits($0, path) })
             {
                 databases.append(database)
             }

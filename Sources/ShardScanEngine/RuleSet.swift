@@ -60,11 +60,25 @@ public struct RuleSet: Sendable {
     public let prefilter: Prefilter
     /// The rules that read the statement view.
     let statementRules: [Int]
+    /// The distinct `paths` of the rules, and per rule the index of its own: most rules share one of a few
+    /// (`*.py`, none), so a matcher asks each of them once per file (``Matcher/admits(_:)``).
+    let pathFilters: [PathFilter]
+    let pathFilterOfRule: [Int]
     /// Whether some rule reads the statement view, so Python files are worth joining into statements.
     var hasStatementRules: Bool { !statementRules.isEmpty }
 
     static func statementRules(_ rules: [CompiledRule]) -> [Int] {
         rules.indices.filter { rules[$0].rule.view == .statements }
+    }
+
+    static func indexPathFilters(_ rules: [CompiledRule]) -> (filters: [PathFilter], ofRule: [Int]) {
+        var filters: [PathFilter] = []
+        let ofRule = rules.map { compiled in
+            if let known = filters.firstIndex(of: compiled.rule.paths) { return known }
+            filters.append(compiled.rule.paths)
+            return filters.count - 1
+        }
+        return (filters, ofRule)
     }
 
     public var errors: [RuleDiagnostic] { diagnostics.filter { $0.level == .error } }
@@ -183,6 +197,7 @@ public struct RuleSet: Sendable {
         }
         self.rules = compiled
         statementRules = Self.statementRules(compiled)
+        (pathFilters, pathFilterOfRule) = Self.indexPathFilters(compiled)
         self.diagnostics = diagnostics.sorted {
             ($0.location.file, $0.location.line) < ($1.location.file, $1.location.line)
         }
@@ -205,6 +220,7 @@ public struct RuleSet: Sendable {
         diagnostics = []
         global = whole.global
         statementRules = Self.statementRules(rules)
+        (pathFilters, pathFilterOfRule) = Self.indexPathFilters(rules)
     }
 
     /// Loads and compiles the packs at `paths`.
