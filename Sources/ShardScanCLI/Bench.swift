@@ -30,7 +30,10 @@ struct Bench: AsyncParsableCommand {
               backfill     with --backfill-pack: the incremental store scanned again with that pack added (no new \
             commits: the time is the backfill of the pack over all history)
 
-            --skip-scans leaves out full, incremental and half: the hunts against the baseline alone.
+            --skip-scans leaves out full, incremental and half: the hunts against the baseline alone. The \
+            baseline, the hunts, the peers and the scans (full, incremental, backfill, half, in that order) take \
+            turns at going first: iteration 2 starts with the second of them, and so on, since a run's time depends \
+            on what ran just before it. Each iteration's line lists its runs in the order they ran.
 
             Then it prints each measurement's median and min wall time, median CPU time (user + system, \
             steadier than wall time on a busy machine), MB/s (median wall time) over the blob bytes it covers \
@@ -160,62 +163,84 @@ struct Bench: AsyncParsableCommand {
         }
 
         for iteration in 1...iterations {
-            let baseline = try Spawn.run(
-                ["git", "-C", git.repository, "cat-file", "--batch-all-objects", "--batch", "--unordered"],
-                stderr: work.appendingPathComponent("baseline.log").path)
-            guard baseline.status == 0 else { throw BenchError("git cat-file --batch-all-objects failed") }
-            samples[.baseline, default: []].append(baseline)
+            /// What ran this iteration, in the order it ran: `name seconds`.
+            var ran: [String] = []
+            func record(_ name: String, _ run: ChildRun) {
+                ran.append("\(name) \(String(format: "%.2f", run.seconds)) s")
+            }
+            var groups: [() throws -> Void] = []
+            groups.append {
+                let baseline = try Spawn.run(
+                    ["git", "-C", git.repository, "cat-file", "--batch-all-objects", "--batch", "--unordered"],
+                    stderr: work.appendingPathComponent("baseline.log").path)
+                guard baseline.status == 0 else { throw BenchError("git cat-file --batch-all-objects failed") }
+                samples[.baseline, default: []].append(baseline)
+                record(BenchReport.Measurement.Kind.baseline.rawValue, baseline)
+            }
             if !skipHunt {
-                // A hunt searches all of history, as the baseline reads every object.
-                try git.setCode(refs.full)
-                let hunts: [(BenchReport.Measurement.Kind, [String])] = [
-                    (.huntPaths, ["--path", huntPath]), (.huntContent, [huntPattern]),
-                ]
-                for (kind, arguments) in hunts {
-                    let log = work.appendingPathComponent("\(kind.rawValue)-\(iteration).log").path
-                    let run = try Spawn.run(
-                        [executable, "hunt"] + arguments + ["--count", git.repository],
-                        stdout: work.appendingPathComponent("\(kind.rawValue)-\(iteration).out").path, stderr: log)
-                    // 0: found, 1: nothing found; anything else is a failed hunt.
-                    guard run.status == 0 || run.status == 1 else {
-                        throw BenchError("the \(kind.rawValue) run exited with \(run.status):\n" + Self.tail(of: log))
+                groups.append {
+                    // A hunt searches all of history, as the baseline reads every object.
+                    try git.setCode(refs.full)
+                    let hunts: [(BenchReport.Measurement.Kind, [String])] = [
+                        (.huntPaths, ["--path", huntPath]), (.huntContent, [huntPattern]),
+                    ]
+                    for (kind, arguments) in hunts {
+                        let log = work.appendingPathComponent("\(kind.rawValue)-\(iteration).log").path
+                        let run = try Spawn.run(
+                            [executable, "hunt"] + arguments + ["--count", git.repository],
+                            stdout: work.appendingPathComponent("\(kind.rawValue)-\(iteration).out").path, stderr: log)
+                        // 0: found, 1: nothing found; anything else is a failed hunt.
+                        guard run.status == 0 || run.status == 1 else {
+                            throw BenchError(
+                                "the \(kind.rawValue) run exited with \(run.status):\n" + Self.tail(of: log))
+                        }
+                        samples[kind, default: []].append(run)
+                        record(kind.rawValue, run)
                     }
-                    samples[kind, default: []].append(run)
                 }
             }
-            try git.setCode(refs.base)
-            for (number, peer) in peers.enumerated() {
-                let log = work.appendingPathComponent("peer\(number + 1)-\(iteration).log").path
-                peerSamples[number].append(try peer.run(shard: git.repository, log: log))
+            if !peers.isEmpty {
+                groups.append {
+                    try git.setCode(refs.base)
+                    for (number, peer) in peers.enumerated() {
+                        let log = work.appendingPathComponent("peer\(number + 1)-\(iteration).log").path
+                        let run = try peer.run(shard: git.repository, log: log)
+                        peerSamples[number].append(run)
+                        record(peer.name, run)
+                    }
+                }
             }
-
             var steps: [(BenchReport.Measurement.Kind, String, String)] =
                 skipScans ? [] : [(.full, refs.base, full), (.incremental, refs.full, full)]
             if backfillPack != nil, !skipScans { steps.append((.backfill, refs.full, full)) }
             if let halfCommit = refs.half, !skipHalf, !skipScans { steps.append((.half, halfCommit, half)) }
-            for (kind, commit, store) in steps {
-                if kind != .incremental && kind != .backfill { try Self.removeStore(store) }
-                let packs = kind == .backfill ? rulePaths + backfillRules : rulePaths
-                try git.setCode(commit)
-                let log = work.appendingPathComponent("\(kind.rawValue)-\(iteration).log").path
-                let run = try Spawn.run(
-                    [executable, "scan", git.repository, "--db", store] + packs.flatMap { ["--rules", $0] },
-                    stderr: log)
-                // 0: no findings, 1: findings; anything else is a failed scan.
-                guard run.status == 0 || run.status == 1 else {
-                    throw BenchError("the \(kind.rawValue) scan exited with \(run.status):\n" + Self.tail(of: log))
+            if !steps.isEmpty {
+                groups.append {
+                    for (kind, commit, store) in steps {
+                        if kind != .incremental && kind != .backfill { try Self.removeStore(store) }
+                        let packs = kind == .backfill ? rulePaths + backfillRules : rulePaths
+                        try git.setCode(commit)
+                        let log = work.appendingPathComponent("\(kind.rawValue)-\(iteration).log").path
+                        let run = try Spawn.run(
+                            [executable, "scan", git.repository, "--db", store] + packs.flatMap { ["--rules", $0] },
+                            stderr: log)
+                        // 0: no findings, 1: findings; anything else is a failed scan.
+                        guard run.status == 0 || run.status == 1 else {
+                            throw BenchError(
+                                "the \(kind.rawValue) scan exited with \(run.status):\n" + Self.tail(of: log))
+                        }
+                        samples[kind, default: []].append(run)
+                        record(kind.rawValue, run)
+                        if let last = try Store(path: store).runs(limit: 1).first { counters[kind] = last.counters }
+                    }
                 }
-                samples[kind, default: []].append(run)
-                if let last = try Store(path: store).runs(limit: 1).first { counters[kind] = last.counters }
             }
-            let line =
-                BenchReport.Measurement.Kind.allCases.compactMap { kind in
-                    samples[kind]?.last.map { "\(kind.rawValue) \(String(format: "%.2f", $0.seconds)) s" }
-                }
-                + zip(peers, peerSamples).compactMap { peer, runs in
-                    runs.last.map { "\(peer.name) \(String(format: "%.2f", $0.seconds)) s" }
-                }
-            printError("iteration \(iteration)/\(iterations): " + line.joined(separator: ", "))
+            // Each iteration starts with the next group, so that every measurement runs right after each of the
+            // others as often: a run's time depended on what ran before it (the first shardscan run after git's was
+            // 5–8% faster in interleaved runs of one binary, whichever binary it was).
+            let first = (iteration - 1) % groups.count
+            for group in groups[first...] + groups[..<first] { try group() }
+            printError("iteration \(iteration)/\(iterations): " + ran.joined(separator: ", "))
         }
 
         let measurements = BenchReport.Measurement.Kind.allCases.compactMap { kind -> BenchReport.Measurement? in

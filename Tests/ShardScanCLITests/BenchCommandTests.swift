@@ -167,6 +167,29 @@ import Testing
         #expect(table.stdout.contains("1. git -C {shard} count-objects  (exit 0)"), "\(table.stdout)")
     }
 
+    /// A run's time depends on what ran just before it: the baseline, the peers and the scans take turns at
+    /// going first, and each iteration's line lists its runs in the order they ran.
+    @Test func eachIterationStartsWithTheNextGroupOfRuns() throws {
+        let (folder, shard, rules, _) = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try CLI.run([
+            "bench", shard, "--iterations", "4", "--rules", rules, "--skip-half", "--skip-hunt", "--peer",
+            "git -C {shard} count-objects",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let orders = result.stderr.split(separator: "\n").filter { $0.hasPrefix("iteration ") }.map { line in
+            // `peer git 0.00 s`: the name, without the time.
+            line.split(separator: ":", maxSplits: 1).last!.split(separator: ",").map {
+                $0.split(separator: " ").dropLast(2).joined(separator: " ")
+            }
+        }
+        #expect(
+            orders == [
+                ["baseline", "peer git", "full", "incremental"], ["peer git", "full", "incremental", "baseline"],
+                ["full", "incremental", "baseline", "peer git"], ["baseline", "peer git", "full", "incremental"],
+            ], "\(result.stderr)")
+    }
+
     @Test func aPeerWithoutTheShardOrThatCannotRunIsRefused() throws {
         let (folder, shard, rules, _) = try Self.fixture()
         defer { try? FileManager.default.removeItem(at: folder) }
