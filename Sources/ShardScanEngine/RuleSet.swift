@@ -61,7 +61,7 @@ public struct RuleSet: Sendable {
     /// The rules that read the statement view.
     let statementRules: [Int]
     /// The distinct `paths` of the rules, and per rule the index of its own: most rules share one of a few
-    /// (`*.py`, none), so a matcher asks each of them once per file (``Matcher/admits(_:)``).
+    /// (`*.py`, none), so a matcher asks each of them once per file.
     let pathFilters: [PathFilter]
     let pathFilterOfRule: [Int]
     /// Whether some rule reads the statement view, so Python files are worth joining into statements.
