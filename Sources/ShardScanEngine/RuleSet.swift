@@ -96,74 +96,25 @@ public struct RuleSet: Sendable {
 
     /// `prefiltered: false` runs every rule over every buffer: the reference the prefilter is tested against.
     init(_ loaded: LoadedRules, cacheDirectory: String?, prefiltered: Bool) {
-        var compiled: [CompiledRule] = []
         var diagnostics = loaded.diagnostics
-        func compileAll(_ patterns: [AllowPattern], rule: String?, field: String) -> [Regex]? {
-            var regexes: [Regex] = []
-            for allow in patterns {
-                do {
-                    regexes.append(try Regex(allow.pattern))
-                } catch {
-                    diagnostics.append(
-                        RuleDiagnostic(
-                            .error, allow.source, rule: rule,
-                            "`\(field)` pattern does not compile: \(error.description)"))
-                    return nil
-                }
-            }
-            return regexes
-        }
         // A bad global pattern is reported and left out; the rules still run.
-        let globalAllow = loaded.global.allow.compactMap { compileAll([$0], rule: nil, field: "global allow")?.first }
-        let globalAllowContext = loaded.global.allowContext.compactMap {
-            compileAll([$0], rule: nil, field: "global allow_context")?.first
+        func compileGlobal(_ patterns: [AllowPattern], field: String) -> [Regex] {
+            patterns.compactMap { pattern in
+                let (regexes, problems) = Self.compileAll([pattern], rule: nil, field: field)
+                diagnostics += problems
+                return regexes?.first
+            }
         }
-        for rule in loaded.rules {
-            let at = SourceLocation(file: rule.source.file, line: rule.patternLine)
-            var parts: [CompiledPart] = []
-            if let cooccurrence = rule.cooccurrence {
-                // Each part on its own first, so that an error names the part and its line.
-                var failed = false
-                for part in cooccurrence.parts {
-                    do {
-                        parts.append(
-                            CompiledPart(
-                                name: part.name, regex: try Regex(part.pattern),
-                                required: cooccurrence.all.contains(part)))
-                    } catch {
-                        failed = true
-                        diagnostics.append(
-                            RuleDiagnostic(
-                                .error, SourceLocation(file: rule.source.file, line: part.line), rule: rule.id,
-                                "part `\(part.name)` does not compile: \(error.description)"))
-                    }
-                }
-                if failed { continue }
-            }
-            do {
-                let regex = try Regex(rule.pattern)
-                guard let group = regex.groupNumber(named: "secret") ?? (regex.captureCount >= 1 ? 1 : nil) else {
-                    diagnostics.append(
-                        RuleDiagnostic(
-                            .error, at, rule: rule.id,
-                            "pattern has no secret group: name one `(?<secret>…)` or add a group"))
-                    continue
-                }
-                guard let allow = compileAll(rule.allow, rule: rule.id, field: "allow"),
-                    let allowContext = compileAll(rule.allowContext, rule: rule.id, field: "allow_context")
-                else { continue }
-                let global = rule.kind == .secret
-                compiled.append(
-                    CompiledRule(
-                        rule: rule, regex: regex, secretGroup: group, idGroup: regex.groupNumber(named: "id"),
-                        stopwords: global ? rule.stopwords + loaded.global.stopwords : rule.stopwords,
-                        allow: global ? allow + globalAllow : allow,
-                        allowContext: global ? allowContext + globalAllowContext : allowContext,
-                        validator: rule.validator.flatMap(TokenValidator.init(rawValue:)), parts: parts))
-            } catch {
-                diagnostics.append(
-                    RuleDiagnostic(.error, at, rule: rule.id, "pattern does not compile: \(error.description)"))
-            }
+        let globalAllow = compileGlobal(loaded.global.allow, field: "global allow")
+        let globalAllowContext = compileGlobal(loaded.global.allowContext, field: "global allow_context")
+        // Side by side on the cores: compiling and JIT-compiling some 300 patterns was a tenth of a scan's start.
+        let outcomes = loaded.rules.concurrentMap { [global = loaded.global] rule in
+            Self.compile(rule, global: global, globalAllow: globalAllow, globalAllowContext: globalAllowContext)
+        }
+        var compiled: [CompiledRule] = []
+        for (rule, problems) in outcomes {
+            diagnostics += problems
+            if let rule { compiled.append(rule) }
         }
         global = loaded.global
 
@@ -200,6 +151,83 @@ public struct RuleSet: Sendable {
         (pathFilters, pathFilterOfRule) = Self.indexPathFilters(compiled)
         self.diagnostics = diagnostics.sorted {
             ($0.location.file, $0.location.line) < ($1.location.file, $1.location.line)
+        }
+    }
+
+    /// Compiles `patterns` (a rule's `allow` or `allow_context`, or a global one); `nil` with the problem when one
+    /// does not compile.
+    private static func compileAll(_ patterns: [AllowPattern], rule: String?, field: String) -> (
+        [Regex]?, [RuleDiagnostic]
+    ) {
+        var regexes: [Regex] = []
+        for allow in patterns {
+            do {
+                regexes.append(try Regex(allow.pattern))
+            } catch {
+                return (
+                    nil,
+                    [
+                        RuleDiagnostic(
+                            .error, allow.source, rule: rule,
+                            "`\(field)` pattern does not compile: \(error.description)")
+                    ]
+                )
+            }
+        }
+        return (regexes, [])
+    }
+
+    /// `rule` compiled, or `nil` with why not.
+    private static func compile(
+        _ rule: Rule, global: GlobalFilters, globalAllow: [Regex], globalAllowContext: [Regex]
+    ) -> (CompiledRule?, [RuleDiagnostic]) {
+        let at = SourceLocation(file: rule.source.file, line: rule.patternLine)
+        var parts: [CompiledPart] = []
+        if let cooccurrence = rule.cooccurrence {
+            // Each part on its own first, so that an error names the part and its line.
+            var problems: [RuleDiagnostic] = []
+            for part in cooccurrence.parts {
+                do {
+                    parts.append(
+                        CompiledPart(
+                            name: part.name, regex: try Regex(part.pattern), required: cooccurrence.all.contains(part)))
+                } catch {
+                    problems.append(
+                        RuleDiagnostic(
+                            .error, SourceLocation(file: rule.source.file, line: part.line), rule: rule.id,
+                            "part `\(part.name)` does not compile: \(error.description)"))
+                }
+            }
+            if !problems.isEmpty { return (nil, problems) }
+        }
+        do {
+            let regex = try Regex(rule.pattern)
+            guard let group = regex.groupNumber(named: "secret") ?? (regex.captureCount >= 1 ? 1 : nil) else {
+                return (
+                    nil,
+                    [
+                        RuleDiagnostic(
+                            .error, at, rule: rule.id,
+                            "pattern has no secret group: name one `(?<secret>…)` or add a group")
+                    ]
+                )
+            }
+            let (allow, allowProblems) = compileAll(rule.allow, rule: rule.id, field: "allow")
+            guard let allow else { return (nil, allowProblems) }
+            let (allowContext, contextProblems) = compileAll(rule.allowContext, rule: rule.id, field: "allow_context")
+            guard let allowContext else { return (nil, contextProblems) }
+            let isSecret = rule.kind == .secret
+            return (
+                CompiledRule(
+                    rule: rule, regex: regex, secretGroup: group, idGroup: regex.groupNumber(named: "id"),
+                    stopwords: isSecret ? rule.stopwords + global.stopwords : rule.stopwords,
+                    allow: isSecret ? allow + globalAllow : allow,
+                    allowContext: isSecret ? allowContext + globalAllowContext : allowContext,
+                    validator: rule.validator.flatMap(TokenValidator.init(rawValue:)), parts: parts),
+                []
+            )
+        } catch {
+            return (nil, [RuleDiagnostic(.error, at, rule: rule.id, "pattern does not compile: \(error.description)")])
         }
     }
 
