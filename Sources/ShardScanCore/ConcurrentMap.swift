@@ -2,8 +2,8 @@ import Foundation
 
 extension Array where Element: Sendable {
     /// `map`, with `transform` applied to the elements side by side on the machine's cores (Dispatch's
-    /// `concurrentPerform`); the results keep the elements' order. For a handful of costly, independent
-    /// calls made while nothing else runs (the rule packs parsed and the prefilter read on a scan's start),
+    /// `concurrentPerform`); the results keep the elements' order. For costly, independent calls made while
+    /// nothing else runs (on a scan's start: the rule packs parsed, their patterns compiled, the prefilter read),
     /// whose sum would otherwise come before the first blob is read.
     public func concurrentMap<Result>(_ transform: @Sendable (Element) -> Result) -> [Result] {
         guard count > 1 else { return map(transform) }
