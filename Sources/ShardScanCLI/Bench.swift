@@ -163,7 +163,7 @@ struct Bench: AsyncParsableCommand {
         }
 
         for iteration in 1...iterations {
-            /// What ran this iteration, in the order it ran: `name seconds`.
+            // What ran this iteration, in the order it ran: `name seconds`.
             var ran: [String] = []
             func record(_ name: String, _ run: ChildRun) {
                 ran.append("\(name) \(String(format: "%.2f", run.seconds)) s")

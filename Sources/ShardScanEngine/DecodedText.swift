@@ -409,7 +409,12 @@ struct PythonStatementJoiner: BlobDecoding {
             // break or a closing bracket changes nothing (a third of the stops were line breaks), and the fewer bytes
             // to stop at are looked for eight at a time.
             if depth == 0 {
-                index = Self.skipOutsideBrackets(original, from: index)
+                index = Self.skipWords(original, from: index) { word in
+                    Self.holds(word, UInt8(ascii: "#")) || Self.holds(word, UInt8(ascii: "\\"))
+                        || Self.holds(word, UInt8(ascii: "(")) || Self.holds(word, UInt8(ascii: "["))
+                        || Self.holds(word, UInt8(ascii: "{")) || Self.holds(word, UInt8(ascii: "'"))
+                        || Self.holds(word, UInt8(ascii: "\""))
+                }
                 while index < count && !Self.inMasks(original[index], low: Self.outsideLow, high: Self.outsideHigh) {
                     index += 1
                 }
@@ -465,7 +470,10 @@ struct PythonStatementJoiner: BlobDecoding {
         var index = start + (triple ? 3 : 1)
         while index < count {
             // Only a backslash, a quote or a line break can end the string or change how it is read.
-            index = skipInString(bytes, from: index, quote: quote)
+            index = skipWords(bytes, from: index) { word in
+                holds(word, quote) || holds(word, UInt8(ascii: "\\")) || holds(word, UInt8(ascii: "\n"))
+                    || holds(word, UInt8(ascii: "\r"))
+            }
             while index < count && !isStringSpecial(bytes[index]) { index += 1 }
             guard index < count else { break }
             let byte = bytes[index]
@@ -489,39 +497,22 @@ struct PythonStatementJoiner: BlobDecoding {
     static let outsideLow: UInt64 = 0x18c_0000_0000
     static let outsideHigh: UInt64 = 0x0800_0000_1800_0000
 
-    /// Past the 8-byte words from `start` that hold none of the bytes ``walk(_:_:)`` must look at outside
-    /// brackets; the word holding one is left to the byte-by-byte loop.
-    @inline(__always) static func skipOutsideBrackets(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+    /// Past the 8-byte words from `start` in none of which `holdsStop` finds a byte the caller must look at; the
+    /// word holding one is left to the caller's byte-by-byte loop.
+    @inline(__always) static func skipWords(
+        _ bytes: UnsafeRawBufferPointer, from start: Int, holdsStop: (UInt64) -> Bool
+    ) -> Int {
         guard let base = bytes.baseAddress else { return start }
         var index = start
-        while index + 8 <= bytes.count {
-            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            if hasZero(word ^ (ones &* 0x23)) || hasZero(word ^ (ones &* 0x5c)) || hasZero(word ^ (ones &* 0x28))
-                || hasZero(word ^ (ones &* 0x5b)) || hasZero(word ^ (ones &* 0x7b)) || hasZero(word ^ (ones &* 0x27))
-                || hasZero(word ^ (ones &* 0x22))
-            {
-                break
-            }
+        while index + 8 <= bytes.count, !holdsStop(base.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
             index += 8
         }
         return index
     }
 
-    /// Past the 8-byte words from `start` that hold no backslash, line break or `quote`.
-    @inline(__always) static func skipInString(_ bytes: UnsafeRawBufferPointer, from start: Int, quote: UInt8) -> Int {
-        guard let base = bytes.baseAddress else { return start }
-        let quotes = ones &* UInt64(quote)
-        var index = start
-        while index + 8 <= bytes.count {
-            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            if hasZero(word ^ quotes) || hasZero(word ^ (ones &* 0x5c)) || hasZero(word ^ (ones &* 0x0a))
-                || hasZero(word ^ (ones &* 0x0d))
-            {
-                break
-            }
-            index += 8
-        }
-        return index
+    /// Whether some byte of `word` is `byte`.
+    @inline(__always) private static func holds(_ word: UInt64, _ byte: UInt8) -> Bool {
+        hasZero(word ^ (ones &* UInt64(byte)))
     }
 
     private static let ones: UInt64 = 0x0101_0101_0101_0101
