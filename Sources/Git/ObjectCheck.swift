@@ -21,6 +21,7 @@ extension Repository {
     public func allObjectIDs() throws(GitError) -> [ObjectID] {
         final class Collected { var ids: [ObjectID] = [] }
         let collected = Collected()
+        let odb = try odb
         let rc = withExtendedLifetime(collected) {
             git_odb_foreach(
                 odb,
@@ -53,6 +54,7 @@ extension Repository {
             }
         }
         let walk = Walk(self, max(1, limit))
+        let odb = try odb
         let rc = withExtendedLifetime(walk) {
             git_odb_foreach(
                 odb,
@@ -78,6 +80,12 @@ extension Repository {
     public func checkObject(_ id: ObjectID) -> ObjectProblem? {
         var oid = id.raw
         var object: OpaquePointer?
+        let odb: OpaquePointer
+        do {
+            odb = try self.odb
+        } catch {
+            return ObjectProblem(id: id, message: error.message)
+        }
         let rc = git_odb_read(&object, odb, &oid)
         if rc < 0 { return ObjectProblem(id: id, message: GitError.last(rc, "cannot read it").message) }
         defer { git_odb_object_free(object) }

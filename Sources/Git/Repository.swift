@@ -5,7 +5,8 @@ import CGit2
 /// libgit2 handles are used by one thread at a time: open one `Repository` per worker.
 public final class Repository {
     let handle: OpaquePointer
-    let odb: OpaquePointer
+    /// `nil` once closed (``closeObjectDatabase()``) and until next needed.
+    private var openObjectDatabase: OpaquePointer?
 
     /// Opens the repository at `path` (its work tree, its `.git` folder, or a bare repository),
     /// without searching parent folders.
@@ -25,7 +26,20 @@ public final class Repository {
             git_repository_free(repository)
             throw error
         }
-        self.odb = odb!
+        openObjectDatabase = odb
+    }
+
+    /// The object database, opened again after ``closeObjectDatabase()``.
+    ///
+    /// The corresponding C function is `git_repository_odb`.
+    var odb: OpaquePointer {
+        get throws(GitError) {
+            if let openObjectDatabase { return openObjectDatabase }
+            var odb: OpaquePointer?
+            try check(git_repository_odb(&odb, handle), "cannot open object database of \(gitDirectory)")
+            openObjectDatabase = odb
+            return odb!
+        }
     }
 
     /// Creates an empty repository at `path`.
@@ -40,7 +54,7 @@ public final class Repository {
     }
 
     deinit {
-        git_odb_free(odb)
+        git_odb_free(openObjectDatabase)
         git_repository_free(handle)
     }
 
@@ -146,6 +160,17 @@ public final class Repository {
         return ids
     }
 
+    /// Closes the object database: its packs' and indexes' mappings and the objects cached from them. The next
+    /// read opens it again. A walk that reads objects through ``PackReader``s calls this once it has listed its
+    /// commits, so that libgit2 does not keep a second copy of every pack index resident.
+    ///
+    /// The corresponding C function is `git_repository__cleanup`.
+    public func closeObjectDatabase() throws(GitError) {
+        git_odb_free(openObjectDatabase)
+        openObjectDatabase = nil
+        try check(git_repository__cleanup(handle), "cannot close the object database of \(gitDirectory)")
+    }
+
     /// Whether `ancestor` is `commit` or one of its ancestors.
     ///
     /// The corresponding C function is `git_graph_descendant_of`.
@@ -163,6 +188,7 @@ public final class Repository {
     /// The corresponding C function is `git_odb_exists`.
     public func contains(_ id: ObjectID) -> Bool {
         var oid = id.raw
+        guard let odb = try? odb else { return false }
         return git_odb_exists(odb, &oid) == 1
     }
 
@@ -175,7 +201,7 @@ public final class Repository {
         var oid = id.raw
         var size = 0
         var type = GIT_OBJECT_ANY
-        try check(git_odb_read_header(&size, &type, odb, &oid), "cannot read header of \(id)")
+        try check(git_odb_read_header(&size, &type, try odb, &oid), "cannot read header of \(id)")
         return size
     }
 
@@ -186,7 +212,7 @@ public final class Repository {
         var oid = id.raw
         var size = 0
         var type = GIT_OBJECT_ANY
-        try check(git_odb_read_header(&size, &type, odb, &oid), "cannot read header of \(id)")
+        try check(git_odb_read_header(&size, &type, try odb, &oid), "cannot read header of \(id)")
         return Int(type.rawValue)
     }
 
@@ -198,7 +224,7 @@ public final class Repository {
     ) throws -> Result {
         var oid = id.raw
         var object: OpaquePointer?
-        try check(git_odb_read(&object, odb, &oid), "cannot read object \(id)")
+        try check(git_odb_read(&object, try odb, &oid), "cannot read object \(id)")
         defer { git_odb_object_free(object) }
         let bytes = UnsafeRawBufferPointer(start: git_odb_object_data(object), count: git_odb_object_size(object))
         return try body(bytes)

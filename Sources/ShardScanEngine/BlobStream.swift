@@ -57,11 +57,13 @@ struct BlobWindow {
 /// become ``BlobRequest``s, gathered into windows of many commits so that a ``BlobReadOrder`` can order reads
 /// across commits.
 ///
-/// Trees are read and diffed by a ``TreeReader`` over the shard's packs (loose trees through libgit2); a shard
-/// whose packs cannot be opened is diffed by libgit2.
+/// Commits are read, and trees read and diffed (by a ``TreeReader``), from the shard's packs by a
+/// ``PackReader`` (loose objects through libgit2); a shard whose packs cannot be opened is read and diffed by
+/// libgit2.
 struct BlobStream {
     let repository: Repository
     /// `nil` when the shard's packs cannot be opened.
+    let objects: PackReader?
     private let trees: TreeReader?
     let commits: [ObjectID]
     let dedupe: any BlobDedupe
@@ -92,18 +94,29 @@ struct BlobStream {
         self.dedupe = dedupe
         self.ruleSetID = ruleSetID
         self.blobs = blobs
-        trees = Self.treeReader(for: repository)
+        objects = Self.packReader(for: repository)
+        trees = objects.map { TreeReader(reader: $0) }
         trees?.filter = filter
     }
 
-    /// A tree reader over `repository`'s packs, or `nil` when they cannot be opened.
-    static func treeReader(for repository: Repository) -> TreeReader? {
-        guard let packs = try? PackSet(repository: repository),
-            let reader = try? PackReader(
-                packs: packs, repositoryPath: repository.gitDirectory, cacheBytes: ScanMemory.treeCacheBytes,
-                mappedBytes: PackBlobAccess.defaultMappedPackBytes)
-        else { return nil }
-        return TreeReader(reader: reader)
+    /// A reader of `repository`'s packs for commits and trees, or `nil` when they cannot be opened.
+    static func packReader(for repository: Repository) -> PackReader? {
+        guard let packs = try? PackSet(repository: repository) else { return nil }
+        return try? PackReader(
+            packs: packs, repositoryPath: repository.gitDirectory, cacheBytes: ScanMemory.treeCacheBytes,
+            mappedBytes: PackBlobAccess.defaultMappedPackBytes)
+    }
+
+    /// The header of commit `id`: from the packs, else (a loose commit, or one whose header does not parse)
+    /// from libgit2.
+    func commitHeader(_ id: ObjectID) throws -> CommitHeader {
+        if let objects, objects.packs.location(of: id) != nil,
+            let header = try objects.withObjectBytes(id, { CommitHeader(parsing: $0) })
+        {
+            return header
+        }
+        let commit = try repository.commit(id)
+        return CommitHeader(tree: commit.tree, parents: commit.parents, time: commit.time)
     }
 
     /// The files commit-tree `new` adds or changes against `old`.
@@ -145,11 +158,11 @@ struct BlobStream {
     /// Diffs commit `index` against its first parent and adds it, and the blobs it is first to need, to `window`.
     private mutating func read(commit index: Int, into window: inout BlobWindow) throws {
         let commitID = commits[index]
-        let commit = try repository.commit(commitID)
+        let commit = try commitHeader(commitID)
         treeOfParent[commitID] = commit.tree
-        let parentTree = try commit.parents.first.map { (parent) throws(GitError) -> ObjectID in
+        let parentTree = try commit.parents.first.map { (parent) throws -> ObjectID in
             if let tree = treeOfParent.removeValue(forKey: parent) { return tree }
-            return try repository.commit(parent).tree
+            return try commitHeader(parent).tree
         }
         let changes = try self.changes(from: parentTree, to: commit.tree)
         let unknown = changes.map(\.blob).filter { blobs.resolved[$0] == nil && !blobs.inFlight.contains($0) }

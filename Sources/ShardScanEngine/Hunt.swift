@@ -162,6 +162,8 @@ public enum Hunter {
                 counters.shards += 1
                 places.startShard(name: source.name, repositoryPath: source.repositoryPath)
                 let commits = try repository.commits(from: tip)
+                // The parts read through pack readers and repository handles of their own.
+                try repository.closeObjectDatabase()
                 // Parts in commit order: places come out as one walk would list them, whatever the threads.
                 for part in walk(commits, of: source, query: query) {
                     counters.commits += part.commits
