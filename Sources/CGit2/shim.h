@@ -2,6 +2,7 @@
 #define CGIT2_SHIM_H
 #define GIT_DEPRECATE_HARD
 #include <git2.h>
+#include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>
 
 /* git_libgit2_opts is variadic, which Swift cannot call: one fixed-argument helper per option used. */

@@ -55,6 +55,8 @@ public final class PackReader: ObjectReader {
     public private(set) var statistics = Statistics()
 
     private let repositoryPath: String
+    /// libgit2 over the repository's loose objects alone, and over all its objects; opened on first need.
+    private var looseObjects: Repository?
     private var repository: Repository?
     private let inflater: Inflater
     private var cache: [PackLocation: CachedObject] = [:]
@@ -115,7 +117,7 @@ public final class PackReader: ObjectReader {
     // MARK: ObjectReader
 
     public func objectSize(_ id: ObjectID) throws(GitError) -> Int {
-        guard let location = packs.location(of: id) else { return try fallback().objectSize(id) }
+        guard let location = packs.location(of: id) else { return try fallback(for: id).objectSize(id) }
         if let cached = cache[location] { return cached.count }
         let entry = try header(at: location)
         switch entry.kind {
@@ -140,7 +142,7 @@ public final class PackReader: ObjectReader {
     {
         guard let location = packs.location(of: id) else {
             statistics.fallbackReads += 1
-            return try fallback().withObjectBytes(id, body)
+            return try fallback(for: id).withObjectBytes(id, body)
         }
         let object = try resolve(location)
         statistics.packedReads += 1
@@ -160,7 +162,7 @@ public final class PackReader: ObjectReader {
             let size = try objectSize(id)
             guard size <= sizeLimit else { return .tooLarge(size: size) }
             statistics.fallbackReads += 1
-            return .read(try fallback().withObjectBytes(id, body))
+            return .read(try fallback(for: id).withObjectBytes(id, body))
         }
         let object: CachedObject
         do {
@@ -309,7 +311,7 @@ public final class PackReader: ObjectReader {
                 } else {
                     // A base outside the packs (a thin pack completed with loose objects): libgit2 reads it.
                     statistics.fallbackReads += 1
-                    let repository = try fallback()
+                    let repository = try fallback(for: id)
                     let type = try repository.objectType(id)
                     base = try repository.withObjectBytes(id) { bytes in
                         let object = CachedObject(type: type, count: bytes.count)
@@ -492,7 +494,19 @@ public final class PackReader: ObjectReader {
         }
     }
 
-    private func fallback() throws(GitError) -> Repository {
+    /// libgit2 for an object in none of the packs: its loose objects, where nearly every such object lies, else
+    /// (an object packed since the packs were opened, or a missing one, whose error libgit2 words) the whole
+    /// object database.
+    private func fallback(for id: ObjectID) throws(GitError) -> Repository {
+        let loose: Repository
+        if let looseObjects {
+            loose = looseObjects
+        } else {
+            loose = try Repository(at: repositoryPath)
+            try loose.readLooseObjectsOnly()
+            looseObjects = loose
+        }
+        if loose.contains(id) { return loose }
         if let repository { return repository }
         let opened = try Repository(at: repositoryPath)
         repository = opened

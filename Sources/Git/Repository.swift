@@ -171,6 +171,35 @@ public final class Repository {
         try check(git_repository__cleanup(handle), "cannot close the object database of \(gitDirectory)")
     }
 
+    /// Reads objects from loose files alone from here on, for a reader whose packs are read by ``PackReader``:
+    /// looking for a loose object, libgit2 searches every pack index first, and keeps each one mapped and
+    /// resident, a second copy beside the reader's. ``closeObjectDatabase()`` opens the whole database again.
+    ///
+    /// The corresponding C functions are `git_odb_new`, `git_odb_backend_loose`, `git_odb_add_backend` and
+    /// `git_repository_set_odb`.
+    public func readLooseObjectsOnly() throws(GitError) {
+        var directory = gitDirectory
+        while directory.hasSuffix("/") { directory.removeLast() }
+        var odb: OpaquePointer?
+        try check(git_odb_new(&odb), "cannot create an object database for \(directory)")
+        var backend: UnsafeMutablePointer<git_odb_backend>?
+        do throws(GitError) {
+            try check(
+                git_odb_backend_loose(&backend, directory + "/objects", -1, 0, 0, 0),
+                "cannot open the loose objects of \(directory)")
+            // The database owns the backend once added.
+            try check(git_odb_add_backend(odb, backend, 1), "cannot open the loose objects of \(directory)")
+            backend = nil
+            try check(git_repository_set_odb(handle, odb), "cannot open the loose objects of \(directory)")
+        } catch {
+            backend?.pointee.free(backend)
+            git_odb_free(odb)
+            throw error
+        }
+        git_odb_free(openObjectDatabase)
+        openObjectDatabase = odb
+    }
+
     /// Whether `ancestor` is `commit` or one of its ancestors.
     ///
     /// The corresponding C function is `git_graph_descendant_of`.

@@ -107,12 +107,10 @@ struct BlobStream {
             mappedBytes: PackBlobAccess.defaultMappedPackBytes)
     }
 
-    /// The header of commit `id`: from the packs, else (a loose commit, or one whose header does not parse)
-    /// from libgit2.
+    /// The header of commit `id`, read by the walk's own reader (which reads loose objects through libgit2),
+    /// else (when the shard's packs cannot be opened, or the header does not parse) by libgit2.
     func commitHeader(_ id: ObjectID) throws -> CommitHeader {
-        if let objects, objects.packs.location(of: id) != nil,
-            let header = try objects.withObjectBytes(id, { CommitHeader(parsing: $0) })
-        {
+        if let objects, let header = try objects.withObjectBytes(id, { CommitHeader(parsing: $0) }) {
             return header
         }
         let commit = try repository.commit(id)

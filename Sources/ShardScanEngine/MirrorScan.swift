@@ -16,10 +16,11 @@ public enum ScanMemory {
     /// and joined Python file between 256 KB and 1 MB was pages mapped, zeroed and unmapped again: a full scan
     /// of the default bench shard took 9% more CPU (4% on the large one) for 9 MB (5 MB) less peak RSS.
     public static let ownPagesFrom = 1 << 20
-    /// Inflated trees (and their delta bases) the walk's tree reader keeps: a commit's diff needs its parent's
-    /// trees, read by the diff before. 8 MB filled on the large bench shard, whose releases hold more files
-    /// (6.4 MB at the heap's peak, against 0.85 MB on the default one); with 3 MB its full scan peaked 5 MB lower
-    /// (debug build, two runs each) in no more time, and the default shard's peak did not move.
+    /// Inflated commits and trees (with their delta bases, and the metadata files of releases with findings) the
+    /// walk's own reader keeps: a commit's diff needs its parent's trees, read by the diff before. 8 MB filled on
+    /// the large bench shard, whose releases hold more files (6.4 MB at the heap's peak, against 0.85 MB on the
+    /// default one); with 3 MB its full scan peaked 5 MB lower (debug build, two runs each) in no more time, and
+    /// the default shard's peak did not move.
     public static let treeCacheBytes = 3 << 20
 
     /// Applies the settings; every scan and hunt calls it before reading (calling it again changes nothing).

@@ -81,4 +81,29 @@ import Testing
         #expect(try libgit2.commits(from: tip) == commits)
         #expect(libgit2.contains(commits[0]))
     }
+
+    /// A pack reader reads objects in no pack through libgit2's loose objects alone: libgit2 looking for them
+    /// in the packs first would map every pack index again, beside the reader's own mapping. An object in none
+    /// of the packs it opened and not loose either is still looked for in the whole database.
+    @Test func looseObjectsAreReadWithoutMappingThePackIndexesAgain() throws {
+        let repository = try PackedRepository()
+        let packs = try PackSet(objectsDirectory: repository.objects)
+        let reader = try PackReader(packs: packs, repositoryPath: repository.path)
+        let indexes = try repository.packIndexPaths()
+        let objects = try repository.allObjects().map(\.id)
+        let loose = objects.filter { packs.location(of: $0) == nil }
+        #expect(loose.count > 5)
+        let read = try loose.map { id in try reader.withObjectBytes(id) { Array($0) } }
+        #expect(reader.statistics.fallbackReads == loose.count)
+        #expect(try indexes.map(SharedPackIndexTests.mappings(of:)) == indexes.map { _ in 1 })
+        let libgit2 = try Repository(at: repository.path)
+        #expect(try read == loose.map { id in try libgit2.withObjectBytes(id) { Array($0) } })
+
+        let looseOnly = try Repository(at: repository.path)
+        try looseOnly.readLooseObjectsOnly()
+        #expect(loose.allSatisfy(looseOnly.contains))
+        #expect(!objects.filter { packs.location(of: $0) != nil }.contains(where: looseOnly.contains))
+        try looseOnly.closeObjectDatabase()
+        #expect(objects.allSatisfy(looseOnly.contains))
+    }
 }

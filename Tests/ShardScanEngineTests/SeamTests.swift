@@ -28,6 +28,8 @@ final class MemorySink: ScanSink {
     var outcomes: [ShardOutcome] = []
     /// Every batch's watermark, in the order written.
     var batchWatermarks: [ObjectID] = []
+    /// Called as each batch is written, in the middle of a walk.
+    var onWrite: (() -> Void)?
 
     func ruleSetID(digest: String) throws -> Int64 {
         if let id = ruleSets[digest] { return id }
@@ -66,6 +68,7 @@ final class MemorySink: ScanSink {
     }
 
     func write(_ batch: Batch, ruleSetID: Int64) throws -> RunCounters {
+        onWrite?()
         for blob in batch.blobs { blobs[ruleSetID, default: [:]][blob.oid] = blob }
         locations += batch.locations.map { (batch.shardID, $0) }
         if let watermark = batch.watermark {
@@ -196,7 +199,7 @@ struct ReversingAccess: BlobAccess {
         #expect(access.counts.largestWindow.load(ordering: .relaxed) > 1)
         // A window closes at `windowBlobs`, keeping whole the commit that reaches it (at most 6 new blobs here).
         #expect(access.counts.largestWindow.load(ordering: .relaxed) < windowBlobs + 6)
-        // Every new blob went through the plugged-in reader (and metadata reads, of releases with findings).
+        // Every new blob went through the plugged-in reader (metadata is read by the walk's own reader).
         #expect(access.counts.reads.load(ordering: .relaxed) >= summary.counters.blobsNew)
         // Fixture paths are not releases' metadata files, so the reads are the workers' alone.
         #expect(try Self.storePlaces(mirror) == (try Self.storePlaces(reference)))
