@@ -390,6 +390,6 @@ public final class Store: Sendable {
     }
 
     static func now() -> String {
-        ISO8601DateFormatter().string(from: Date())
+        isoDate(Int64(Date().timeIntervalSince1970))
     }
 }

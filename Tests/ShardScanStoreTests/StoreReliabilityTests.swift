@@ -48,6 +48,17 @@ import Testing
 
     // MARK: One writer
 
+    /// Dates are written out by hand as ISO 8601 in UTC: the same text `ISO8601DateFormatter` gives, from 1970 to
+    /// the end of year 9999 (outside it, the formatter itself).
+    @Test(arguments: [
+        Int64(0), 1, 59, 86_399, 951_782_400, 1_700_000_000, 2_147_483_647, 4_102_444_800, 253_402_300_799, -1,
+        -86_401, 253_402_300_800,
+    ])
+    func datesAreWrittenAsTheFormatterWouldWriteThem(seconds: Int64) {
+        #expect(
+            Store.isoDate(seconds) == ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(seconds))))
+    }
+
     @Test func theLockIsExclusiveAndNamesTheProcessHoldingIt() throws {
         let store = path("s.sqlite")
         var first: StoreLock? = try StoreLock(storePath: store)

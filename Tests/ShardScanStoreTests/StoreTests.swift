@@ -138,6 +138,32 @@ import Testing
         #expect(try store.scannedBlobs(oids, ruleSetID: store.ruleSetID(digest: "d2")).isEmpty)
     }
 
+    /// A batch's blob rows go in key order, many to a statement: every blob of a batch longer than a statement
+    /// is stored once, with its own values, and of a blob met twice in a batch the later row stands.
+    @Test func everyBlobOfALongBatchIsStoredWithItsOwnRow() throws {
+        let store = try Store(path: folder.appendingPathComponent("rows.sqlite").path)
+        let ruleSetID = try store.ruleSetID(digest: "d1")
+        let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: 1)
+        let shardID = try store.shardID(name: "s1", path: "/m/s1", reference: "refs/heads/code")
+        // Ids in no order: the first byte descending, the last ascending.
+        let oids = (0..<150).map {
+            ObjectID(bytes: [UInt8(255 - $0)] + [UInt8](repeating: 1, count: 18) + [UInt8($0)])!
+        }
+        var batch = Batch(runID: runID, shardID: shardID)
+        for (index, oid) in oids.enumerated() {
+            batch.blobs.append(
+                ScannedBlob(oid: oid, size: 1000 + index, skipped: index % 5 == 0 ? .binary : nil, findings: []))
+        }
+        batch.blobs.append(ScannedBlob(oid: oids[70], size: 7, skipped: .tooLarge, findings: []))
+        try store.write(batch, ruleSetID: ruleSetID)
+        let states = try store.blobStates(oids)
+        #expect(states.count == oids.count)
+        for (index, oid) in oids.enumerated() where index != 70 {
+            #expect(states[oid]?.size == 1000 + index && states[oid]?.skipped == (index % 5 == 0 ? .binary : nil))
+        }
+        #expect(states[oids[70]]?.size == 7 && states[oids[70]]?.skipped == .tooLarge)
+    }
+
     @Test func writingABatchTwiceAddsNoDuplicates() throws {
         let store = try Store(path: folder.appendingPathComponent("b.sqlite").path)
         let ruleSetID = try store.ruleSetID(digest: "d1")
