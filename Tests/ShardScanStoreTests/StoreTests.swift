@@ -16,6 +16,15 @@ import Testing
         try? FileManager.default.removeItem(at: folder)
     }
 
+    /// A new store in the test's folder, with a rule set, a run of it and a shard.
+    func openStore(_ name: String) throws -> (store: Store, ruleSetID: Int64, runID: Int64, shardID: Int64) {
+        let store = try Store(path: folder.appendingPathComponent(name).path)
+        let ruleSetID = try store.ruleSetID(digest: "d1")
+        let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: 1)
+        let shardID = try store.shardID(name: "s1", path: "/m/s1", reference: "refs/heads/code")
+        return (store, ruleSetID, runID, shardID)
+    }
+
     @Test func newStoreIsPrivate() throws {
         let path = folder.appendingPathComponent("s.sqlite").path
         _ = try Store(path: path)
@@ -86,10 +95,7 @@ import Testing
     /// A backfill reads blob states many ids to a query: every stored blob is answered, whatever the count,
     /// and unknown ones are left out.
     @Test func blobStatesAnswerEveryStoredBlobOfALongList() throws {
-        let store = try Store(path: folder.appendingPathComponent("states.sqlite").path)
-        let ruleSetID = try store.ruleSetID(digest: "d1")
-        let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: 1)
-        let shardID = try store.shardID(name: "s1", path: "/m/s1", reference: "refs/heads/code")
+        let (store, ruleSetID, runID, shardID) = try openStore("states.sqlite")
         let oids = (0..<150).map {
             ObjectID(bytes: [UInt8](repeating: 0, count: 18) + [UInt8($0 / 100), UInt8($0 % 100)])!
         }
@@ -141,10 +147,7 @@ import Testing
     /// A batch's blob rows go in key order, many to a statement: every blob of a batch longer than a statement
     /// is stored once, with its own values, and of a blob met twice in a batch the later row stands.
     @Test func everyBlobOfALongBatchIsStoredWithItsOwnRow() throws {
-        let store = try Store(path: folder.appendingPathComponent("rows.sqlite").path)
-        let ruleSetID = try store.ruleSetID(digest: "d1")
-        let runID = try store.startRun(ruleSetID: ruleSetID, ruleCount: 1)
-        let shardID = try store.shardID(name: "s1", path: "/m/s1", reference: "refs/heads/code")
+        let (store, ruleSetID, runID, shardID) = try openStore("rows.sqlite")
         // Ids in no order: the first byte descending, the last ascending.
         let oids = (0..<150).map {
             ObjectID(bytes: [UInt8(255 - $0)] + [UInt8](repeating: 1, count: 18) + [UInt8($0)])!
