@@ -11,11 +11,11 @@ import ShardScanStore
 #endif
 
 /// `shardscan bench`: times scans of a benchmark shard against reading the same shard with git.
-struct Bench: AsyncParsableCommand {
+struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time scans and hunts of a benchmark shard against reading it with git.",
         discussion: """
-            SHARD is a bare repository made by scripts/make-bench-shard: refs/heads/code at ~90% of its releases, \
+            Each SHARD is a bare repository made by scripts/make-bench-shard: refs/heads/code at ~90% of its releases, \
             refs/bench/full at 100%, refs/bench/half at about half of code's content, and refs/bench/base at the \
             90% commit (without it, the 90% commit is wherever code is when the bench starts). Each iteration \
             runs, as child processes timed with wait4:
@@ -42,6 +42,11 @@ struct Bench: AsyncParsableCommand {
             (targets: at most 0.1 for the path-only hunt, which reads no blob, 1.0 for the content hunt), \
             the incremental time against its share of the full time (incremental / (full × new bytes / bytes at code)), and peak RSS with full/half. \
             refs/heads/code is put back where it was at the end, on errors and on SIGINT or SIGTERM.
+
+            With several shards (say the default and the large bench shard), every iteration runs each shard's \
+            measurements in turn, the shards too taking turns at going first, and the report ends with each \
+            shard's full scan against the first shard's: throughput (MB/s, medians), peak RSS (the median of \
+            the runs' peaks, and the largest) and time against git.
             """
     )
 
@@ -92,10 +97,16 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Print the results as JSON instead of a table.")
     var json = false
 
-    @Argument(help: "The benchmark shard: a bare repository made by scripts/make-bench-shard.")
-    var shard: String
+    @Argument(
+        help: ArgumentHelp(
+            "The benchmark shards: bare repositories made by scripts/make-bench-shard. With more than one, every "
+                + "iteration runs each shard in turn, and the report compares each shard's full scans with the "
+                + "first's (throughput, peak RSS).",
+            valueName: "shard"))
+    var shards: [String]
 
     func validate() throws {
+        if shards.isEmpty { throw ValidationError("name at least one benchmark shard") }
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
         if skipScans && skipHunt { throw ValidationError("--skip-scans and --skip-hunt leave nothing to time") }
         for peer in peers where !peer.contains("{shard}") {
@@ -103,9 +114,8 @@ struct Bench: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    func run() throws {
         let fileManager = FileManager.default
-        let shardPath = URL(fileURLWithPath: shard).standardizedFileURL.path
         let rulePaths = try rules.resolvedPaths().map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let work: URL
         if let workDir {
@@ -116,20 +126,58 @@ struct Bench: AsyncParsableCommand {
         try fileManager.createDirectory(at: work, withIntermediateDirectories: true)
         defer { if workDir == nil { try? fileManager.removeItem(at: work) } }
 
-        let git = BenchGit(repository: shardPath, scratch: work.path)
         ChildSignals.install()
         defer { ChildSignals.uninstall() }
         do {
-            let refs = try BenchRefs(git: git, needHalf: !skipHalf && !skipScans)
+            let plan = BenchPlan(
+                rulePaths: rulePaths,
+                backfillRules: backfillPack.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? [],
+                skipHalf: skipHalf, skipHunt: skipHunt, skipScans: skipScans, huntPath: huntPath,
+                huntPattern: huntPattern, peers: try peers.map(BenchPeer.init(command:)),
+                executable: Self.executablePath())
+            var benched: [BenchShard] = []
             defer {
-                do {
-                    try git.setCode(refs.original, ignoringInterrupt: true)
-                } catch {
-                    printError("error: could not restore refs/heads/code to \(refs.original): \(error)")
+                for shard in benched {
+                    do {
+                        try shard.restoreCode()
+                    } catch {
+                        printError(
+                            "error: could not restore refs/heads/code of \(shard.git.repository) to "
+                                + "\(shard.refs.original): \(error)")
+                    }
                 }
             }
-            let report = try measure(git: git, refs: refs, rulePaths: rulePaths, work: work)
-            print(json ? try jsonText(report) : report.table())
+            for (index, shard) in shards.enumerated() {
+                let path = URL(fileURLWithPath: shard).standardizedFileURL.path
+                let folder = shards.count == 1 ? work : work.appendingPathComponent("shard\(index + 1)")
+                benched.append(try BenchShard(repository: path, plan: plan, work: folder))
+            }
+            if !skipScans {
+                Self.warmPrefilterCache(
+                    [rulePaths] + (plan.backfillRules.isEmpty ? [] : [rulePaths + plan.backfillRules]))
+            }
+            for iteration in 1...iterations {
+                // The shards take turns at going first too, so that neither always runs on a machine the other
+                // has just warmed or tired.
+                let first = (iteration - 1) % benched.count
+                for shard in benched[first...] + benched[..<first] {
+                    let ran = try shard.runIteration(iteration)
+                    let name = benched.count == 1 ? "" : " \(shard.git.repository)"
+                    printError("iteration \(iteration)/\(iterations)\(name): " + ran.joined(separator: ", "))
+                }
+            }
+            let reports = try benched.map { try $0.report(iterations: iterations) }
+            if reports.count == 1 {
+                print(json ? try jsonText(reports[0]) : reports[0].table())
+            } else {
+                let comparisons = BenchComparison.comparisons(reports)
+                if json {
+                    print(try jsonText(BenchRun(shards: reports, comparisons: comparisons)))
+                } else {
+                    print(
+                        (reports.map { $0.table() } + [BenchComparison.table(comparisons)]).joined(separator: "\n\n"))
+                }
+            }
         } catch is BenchInterrupted {
             printError("interrupted; refs/heads/code restored")
             throw ExitCode(130)
@@ -142,129 +190,6 @@ struct Bench: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitCode(2)
         }
-    }
-
-    /// Runs every measurement `iterations` times.
-    private func measure(git: BenchGit, refs: BenchRefs, rulePaths: [String], work: URL) throws -> BenchReport {
-        let bytes = BenchReport.Bytes(
-            all: try git.allBlobBytes(), code: try git.blobBytes([refs.base]),
-            new: try git.blobBytes([refs.full, "^" + refs.base]),
-            half: skipHalf || skipScans ? nil : try git.blobBytes([refs.half!]))
-        var samples: [BenchReport.Measurement.Kind: [ChildRun]] = [:]
-        let peers = try self.peers.map(BenchPeer.init(command:))
-        var peerSamples = [[ChildRun]](repeating: [], count: peers.count)
-        var counters: [BenchReport.Measurement.Kind: RunCounters] = [:]
-        let executable = Self.executablePath()
-        let full = work.appendingPathComponent("full.sqlite").path
-        let half = work.appendingPathComponent("half.sqlite").path
-        let backfillRules = backfillPack.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []
-        if !skipScans {
-            Self.warmPrefilterCache([rulePaths] + (backfillRules.isEmpty ? [] : [rulePaths + backfillRules]))
-        }
-
-        for iteration in 1...iterations {
-            // What ran this iteration, in the order it ran: `name seconds`.
-            var ran: [String] = []
-            func record(_ name: String, _ run: ChildRun) {
-                ran.append("\(name) \(String(format: "%.2f", run.seconds)) s")
-            }
-            var groups: [() throws -> Void] = []
-            groups.append {
-                let baseline = try Spawn.run(
-                    ["git", "-C", git.repository, "cat-file", "--batch-all-objects", "--batch", "--unordered"],
-                    stderr: work.appendingPathComponent("baseline.log").path)
-                guard baseline.status == 0 else { throw BenchError("git cat-file --batch-all-objects failed") }
-                samples[.baseline, default: []].append(baseline)
-                record(BenchReport.Measurement.Kind.baseline.rawValue, baseline)
-            }
-            if !skipHunt {
-                groups.append {
-                    // A hunt searches all of history, as the baseline reads every object.
-                    try git.setCode(refs.full)
-                    let hunts: [(BenchReport.Measurement.Kind, [String])] = [
-                        (.huntPaths, ["--path", huntPath]), (.huntContent, [huntPattern]),
-                    ]
-                    for (kind, arguments) in hunts {
-                        let log = work.appendingPathComponent("\(kind.rawValue)-\(iteration).log").path
-                        let run = try Spawn.run(
-                            [executable, "hunt"] + arguments + ["--count", git.repository],
-                            stdout: work.appendingPathComponent("\(kind.rawValue)-\(iteration).out").path, stderr: log)
-                        // 0: found, 1: nothing found; anything else is a failed hunt.
-                        guard run.status == 0 || run.status == 1 else {
-                            throw BenchError(
-                                "the \(kind.rawValue) run exited with \(run.status):\n" + Self.tail(of: log))
-                        }
-                        samples[kind, default: []].append(run)
-                        record(kind.rawValue, run)
-                    }
-                }
-            }
-            if !peers.isEmpty {
-                groups.append {
-                    try git.setCode(refs.base)
-                    for (number, peer) in peers.enumerated() {
-                        let log = work.appendingPathComponent("peer\(number + 1)-\(iteration).log").path
-                        let run = try peer.run(shard: git.repository, log: log)
-                        peerSamples[number].append(run)
-                        record(peer.name, run)
-                    }
-                }
-            }
-            var steps: [(BenchReport.Measurement.Kind, String, String)] =
-                skipScans ? [] : [(.full, refs.base, full), (.incremental, refs.full, full)]
-            if backfillPack != nil, !skipScans { steps.append((.backfill, refs.full, full)) }
-            if let halfCommit = refs.half, !skipHalf, !skipScans { steps.append((.half, halfCommit, half)) }
-            if !steps.isEmpty {
-                groups.append {
-                    for (kind, commit, store) in steps {
-                        if kind != .incremental && kind != .backfill { try Self.removeStore(store) }
-                        let packs = kind == .backfill ? rulePaths + backfillRules : rulePaths
-                        try git.setCode(commit)
-                        let log = work.appendingPathComponent("\(kind.rawValue)-\(iteration).log").path
-                        let run = try Spawn.run(
-                            [executable, "scan", git.repository, "--db", store] + packs.flatMap { ["--rules", $0] },
-                            stderr: log)
-                        // 0: no findings, 1: findings; anything else is a failed scan.
-                        guard run.status == 0 || run.status == 1 else {
-                            throw BenchError(
-                                "the \(kind.rawValue) scan exited with \(run.status):\n" + Self.tail(of: log))
-                        }
-                        samples[kind, default: []].append(run)
-                        record(kind.rawValue, run)
-                        if let last = try Store(path: store).runs(limit: 1).first { counters[kind] = last.counters }
-                    }
-                }
-            }
-            // Each iteration starts with the next group, so that every measurement runs right after each of the
-            // others as often: a run's time depended on what ran before it (the first shardscan run after git's was
-            // 5–8% faster in interleaved runs of one binary, whichever binary it was).
-            let first = (iteration - 1) % groups.count
-            for group in groups[first...] + groups[..<first] { try group() }
-            printError("iteration \(iteration)/\(iterations): " + ran.joined(separator: ", "))
-        }
-
-        let measurements = BenchReport.Measurement.Kind.allCases.compactMap { kind -> BenchReport.Measurement? in
-            guard let runs = samples[kind] else { return nil }
-            let covered: Int
-            switch kind {
-            case .baseline: covered = bytes.all
-            case .full: covered = bytes.code
-            case .incremental: covered = bytes.new
-            case .half: covered = bytes.half ?? 0
-            case .backfill: covered = bytes.code + bytes.new
-            case .huntPaths, .huntContent: covered = bytes.all
-            }
-            return BenchReport.Measurement(
-                kind: kind, runs: runs, bytes: covered, scannedBytes: counters[kind]?.bytesScanned,
-                findingsNew: counters[kind]?.findingsNew)
-        }
-        return BenchReport(
-            shard: git.repository, iterations: iterations,
-            releases: .init(
-                code: try git.commitCount(refs.base), full: try git.commitCount(refs.full),
-                half: try refs.half.map { try git.commitCount($0) }),
-            bytes: bytes, measurements: measurements,
-            peers: zip(peers, peerSamples).map { BenchReport.PeerMeasurement(peer: $0, runs: $1) })
     }
 
     /// Compiles the prefilter of each set of packs into the cache the scans read, untimed. A nightly scan finds it

@@ -39,6 +39,8 @@ struct BenchReport: Encodable {
         }
         var min: Double { seconds.min() ?? 0 }
         var peakRSS: Int { runs.map(\.maxRSSBytes).max() ?? 0 }
+        /// The median of the runs' peak RSS: steadier than the largest, which one unlucky run sets.
+        var medianRSS: Double { runs.map { Double($0.maxRSSBytes) }.median }
         /// Median user + system CPU time: steadier than wall time on a shared machine.
         var cpuMedian: Double {
             let sorted = runs.map(\.cpuSeconds).sorted()
@@ -48,8 +50,8 @@ struct BenchReport: Encodable {
         var megabytesPerSecond: Double { median > 0 ? Double(bytes) / 1e6 / median : 0 }
 
         enum CodingKeys: String, CodingKey {
-            case kind, seconds, median, min, bytes, megabytesPerSecond, peakRSSBytes, scannedBytes, findingsNew
-            case exitStatuses, rssBytes, cpuSeconds
+            case kind, seconds, median, min, bytes, megabytesPerSecond, peakRSSBytes, medianRSSBytes, scannedBytes
+            case findingsNew, exitStatuses, rssBytes, cpuSeconds
         }
 
         func encode(to encoder: Encoder) throws {
@@ -61,6 +63,7 @@ struct BenchReport: Encodable {
             try container.encode(bytes, forKey: .bytes)
             try container.encode(megabytesPerSecond, forKey: .megabytesPerSecond)
             try container.encode(peakRSS, forKey: .peakRSSBytes)
+            try container.encode(medianRSS, forKey: .medianRSSBytes)
             try container.encodeIfPresent(scannedBytes, forKey: .scannedBytes)
             try container.encodeIfPresent(findingsNew, forKey: .findingsNew)
             try container.encode(runs.map(\.status), forKey: .exitStatuses)
@@ -255,6 +258,60 @@ struct BenchReport: Encodable {
             lines.append("")
             lines.append("  The last iteration's runs, from their stores:")
             lines += scanned
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Several shards benched in one run (`shardscan bench SHARD SHARD…`), as JSON.
+struct BenchRun: Encodable {
+    var shards: [BenchReport]
+    var comparisons: [BenchComparison]
+}
+
+/// A shard's full scans against the first shard's, measured in the same run: whether throughput and memory hold
+/// on a larger shard.
+struct BenchComparison: Encodable {
+    var shard: String
+    var against: String
+    /// Full-scan MB/s over the first shard's (median wall times).
+    var throughputRatio: Double
+    /// The median of the full scans' peak RSS over the first shard's.
+    var medianRSSRatio: Double
+    /// The largest full-scan peak RSS over the first shard's.
+    var peakRSSRatio: Double
+    /// Each shard's full scan over its own git baseline (medians), when both were timed.
+    var fullOverBaseline: Double?
+    var againstFullOverBaseline: Double?
+
+    /// Every shard after the first against the first, for those with full scans.
+    static func comparisons(_ reports: [BenchReport]) -> [BenchComparison] {
+        guard let first = reports.first, let firstFull = first[.full] else { return [] }
+        return reports.dropFirst().compactMap { report in
+            guard let full = report[.full], firstFull.megabytesPerSecond > 0, firstFull.medianRSS > 0,
+                firstFull.peakRSS > 0
+            else { return nil }
+            return BenchComparison(
+                shard: report.shard, against: first.shard,
+                throughputRatio: full.megabytesPerSecond / firstFull.megabytesPerSecond,
+                medianRSSRatio: full.medianRSS / firstFull.medianRSS,
+                peakRSSRatio: Double(full.peakRSS) / Double(firstFull.peakRSS),
+                fullOverBaseline: report.fullOverBaseline, againstFullOverBaseline: first.fullOverBaseline)
+        }
+    }
+
+    static func table(_ comparisons: [BenchComparison]) -> String {
+        guard let against = comparisons.first?.against else { return "No full scans to compare." }
+        func fixed(_ value: Double) -> String { String(format: "%.2f", value) }
+        var lines = ["Full scans against \(against)'s, in the same run:"]
+        for comparison in comparisons {
+            var line =
+                "  \(comparison.shard): throughput \(fixed(comparison.throughputRatio)) ×, peak RSS "
+                + "\(fixed(comparison.medianRSSRatio)) × (median of the runs; largest \(fixed(comparison.peakRSSRatio)) ×)"
+            if let own = comparison.fullOverBaseline, let theirs = comparison.againstFullOverBaseline {
+                line += ", \(fixed(own)) × git against \(fixed(theirs)) ×"
+            }
+            lines.append(line)
         }
         return lines.joined(separator: "\n")
     }

@@ -95,10 +95,80 @@ import Testing
         #expect(full["exitStatuses"] as? [Int] == [1, 1])
         #expect(full["findingsNew"] as? Int == 1)
         #expect((full["peakRSSBytes"] as? Int ?? 0) > 0)
+        let peaks = try #require(full["rssBytes"] as? [Int])
+        #expect(full["medianRSSBytes"] as? Double == Double(peaks[0] + peaks[1]) / 2)
         let incremental = try #require(measurements.first { $0["kind"] as? String == "incremental" })
         #expect(incremental["findingsNew"] as? Int == 1)
         #expect(document["rssFullOverHalf"] == nil)
         #expect(document["fullOverBaseline"] is Double)
+        #expect(try Repository(at: shard).commitID(ofReference: "refs/heads/code") == commits[8])
+    }
+
+    /// Two shards in one run: each iteration runs both, the shards taking turns at going first, and the second's
+    /// full scans are compared with the first's from the same runs.
+    @Test func twoShardsAreBenchedInTurnAndCompared() throws {
+        let (folder, shard, rules, commits) = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (otherFolder, other, _, otherCommits) = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: otherFolder) }
+        let result = try CLI.run([
+            "bench", shard, other, "--iterations", "2", "--rules", rules, "--skip-half", "--skip-hunt", "--json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let iterations = result.stderr.split(separator: "\n").filter { $0.hasPrefix("iteration ") }
+        #expect(
+            iterations.map { $0.split(separator: ":")[0] } == [
+                "iteration 1/2 \(shard)", "iteration 1/2 \(other)", "iteration 2/2 \(other)",
+                "iteration 2/2 \(shard)",
+            ], "\(result.stderr)")
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let shards = try #require(document["shards"] as? [[String: Any]])
+        #expect(shards.compactMap { $0["shard"] as? String } == [shard, other])
+        func full(_ report: [String: Any]) throws -> [String: Any] {
+            let measurements = try #require(report["measurements"] as? [[String: Any]])
+            return try #require(measurements.first { $0["kind"] as? String == "full" })
+        }
+        let (first, second) = (try full(shards[0]), try full(shards[1]))
+        #expect((first["seconds"] as? [Double])?.count == 2)
+        #expect((second["seconds"] as? [Double])?.count == 2)
+        let comparisons = try #require(document["comparisons"] as? [[String: Any]])
+        #expect(comparisons.count == 1)
+        let comparison = try #require(comparisons.first)
+        #expect(comparison["shard"] as? String == other)
+        #expect(comparison["against"] as? String == shard)
+        let medianRatio = try #require(comparison["medianRSSRatio"] as? Double)
+        let medians = (
+            try #require(second["medianRSSBytes"] as? Double), try #require(first["medianRSSBytes"] as? Double)
+        )
+        #expect(abs(medianRatio - medians.0 / medians.1) < 1e-9)
+        let throughput = try #require(comparison["throughputRatio"] as? Double)
+        let rates = (
+            try #require(second["megabytesPerSecond"] as? Double), try #require(first["megabytesPerSecond"] as? Double)
+        )
+        #expect(abs(throughput - rates.0 / rates.1) < 1e-9)
+        #expect(comparison["fullOverBaseline"] as? Double == shards[1]["fullOverBaseline"] as? Double)
+        #expect(try Repository(at: shard).commitID(ofReference: "refs/heads/code") == commits[8])
+        #expect(try Repository(at: other).commitID(ofReference: "refs/heads/code") == otherCommits[8])
+
+        let text = try CLI.run([
+            "bench", shard, other, "--iterations", "1", "--rules", rules, "--skip-half", "--skip-hunt",
+        ])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("shardscan bench \(shard): 1 iteration"), "\(text.stdout)")
+        #expect(text.stdout.contains("shardscan bench \(other): 1 iteration"), "\(text.stdout)")
+        #expect(text.stdout.contains("Full scans against \(shard)'s, in the same run:\n  \(other): throughput "))
+    }
+
+    /// A second shard that cannot be benched is named, and the first one's code is left where it was.
+    @Test func aBrokenSecondShardIsNamedAndTheFirstRestored() throws {
+        let (folder, shard, rules, commits) = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let broken = folder.appendingPathComponent("plain.git").path
+        _ = try Repository.create(at: broken, bare: true)
+        let result = try CLI.run(["bench", shard, broken, "--iterations", "1", "--rules", rules, "--skip-half"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("\(broken) has no refs/heads/code"), "\(result.stderr)")
         #expect(try Repository(at: shard).commitID(ofReference: "refs/heads/code") == commits[8])
     }
 
