@@ -132,11 +132,15 @@ final class PackedRepository {
 
     /// Under a size limit, an object over it is refused from its header (a whole object) or its inflated delta
     /// data (a delta), before anything below it in its chain is inflated; one at the limit reads as without one.
-    @Test(arguments: [false, true]) func aReadUnderASizeLimitBuildsNothingOverIt(referenceDeltas: Bool) throws {
+    /// With a keep size under this pack's deltas (a few KB), every delta is a large one, whose size is read from
+    /// its start alone and which is inflated once, in its turn in the chain.
+    @Test(arguments: [false, true], [256 << 10, 1024])
+    func aReadUnderASizeLimitBuildsNothingOverIt(referenceDeltas: Bool, scratchKeepBytes: Int) throws {
         let repository = try PackedRepository(referenceDeltas: referenceDeltas)
         let packs = try PackSet(objectsDirectory: repository.objects)
         let libgit2 = try Repository(at: repository.path)
-        let reader = try PackReader(packs: packs, repositoryPath: repository.path, cacheBytes: 16 << 10)
+        let reader = try PackReader(
+            packs: packs, repositoryPath: repository.path, cacheBytes: 16 << 10, scratchKeepBytes: scratchKeepBytes)
         var packed = 0
         for (id, _) in packs.packOrder(try repository.allObjects(), id: { $0.id }) {
             let expected = try libgit2.withObjectBytes(id) { Array($0) }
@@ -155,6 +159,7 @@ final class PackedRepository {
         }
         #expect(packed > 0)
         #expect(reader.statistics.inflatedDeltas > 0)
+        #expect((reader.statistics.largestDelta > scratchKeepBytes) == (scratchKeepBytes == 1024))
     }
 
     /// A reader hopping between the two ends of a pack reads few bytes but touches pages all over it: it releases
