@@ -17,11 +17,12 @@ public enum ScanMemory {
     /// of the default bench shard took 9% more CPU (4% on the large one) for 9 MB (5 MB) less peak RSS.
     public static let ownPagesFrom = 1 << 20
     /// Inflated commits and trees (with their delta bases, and the metadata files of releases with findings) the
-    /// walk's own reader keeps: a commit's diff needs its parent's trees, read by the diff before. 8 MB filled on
-    /// the large bench shard, whose releases hold more files (6.4 MB at the heap's peak, against 0.85 MB on the
-    /// default one); with 3 MB its full scan peaked 5 MB lower (debug build, two runs each) in no more time, and
-    /// the default shard's peak did not move.
-    public static let treeCacheBytes = 3 << 20
+    /// walk's own reader keeps. A commit's diff reads again only the trees on the path to what it adds (the root,
+    /// `packages/`, the project's), which the diff before read: the rest is a new release's subtrees, never read
+    /// twice, which fill any larger cache on a shard whose releases hold many files. 8 MB filled on the large
+    /// bench shard; 3 MB took 5 MB off its peak RSS in no more time; 1 MB took another 2–3 MB off in no more CPU
+    /// (medians of 11 runs: 3.5 and 1.8 MB lower at 1.5 MB and 0.75 MB), and the default shard's peak did not move.
+    public static let treeCacheBytes = 1 << 20
 
     /// Applies the settings; every scan and hunt calls it before reading (calling it again changes nothing).
     public static func apply() throws {
