@@ -36,6 +36,23 @@ import Testing
         }
     #endif
 
+    /// A matcher's hit arrays keep room for the next file's hits, but not for a file with many: kept, they came to
+    /// hold room for the most hits any one file of the history had, per rule and keyword.
+    @Test func hitArraysKeepRoomForAFewHitsOnly() {
+        var few = [Int]()
+        few.reserveCapacity(Matcher.keptHitCapacity / 2)
+        few.append(contentsOf: 0..<10)
+        let room = few.capacity
+        Matcher.clear(&few)
+        #expect(few.isEmpty)
+        #expect(few.capacity == room)
+
+        var many = Array(0..<(Matcher.keptHitCapacity * 40))
+        Matcher.clear(&many)
+        #expect(many.isEmpty)
+        #expect(many.capacity <= Matcher.keptHitCapacity)
+    }
+
     /// A hunt's places come back as the walk met them: shard, commit, time, release parsed from the path, in the
     /// order added, across shards and commits; and a blob's repository is the one of the shard it was first met in.
     @Test func huntPlacesComeBackAsAdded() {
