@@ -107,6 +107,10 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         if shards.isEmpty { throw ValidationError("name at least one benchmark shard") }
+        var seen = Set<String>()
+        for shard in shards where !seen.insert(URL(fileURLWithPath: shard).standardizedFileURL.path).inserted {
+            throw ValidationError("\(shard) is named twice: each shard's code branch is moved by its own runs")
+        }
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
         if skipScans && skipHunt { throw ValidationError("--skip-scans and --skip-hunt leave nothing to time") }
         for peer in peers where !peer.contains("{shard}") {

@@ -170,6 +170,9 @@ import Testing
         #expect(result.status == 2)
         #expect(result.stderr.contains("\(broken) has no refs/heads/code"), "\(result.stderr)")
         #expect(try Repository(at: shard).commitID(ofReference: "refs/heads/code") == commits[8])
+        let twice = try CLI.run(["bench", shard, shard + "/", "--iterations", "1", "--rules", rules])
+        #expect(twice.status == 2)
+        #expect(twice.stderr.contains("is named twice"), "\(twice.stderr)")
     }
 
     /// `--skip-scans` times the hunts against the baseline alone; with `--skip-hunt` nothing is left.
