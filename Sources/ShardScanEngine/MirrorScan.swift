@@ -20,8 +20,9 @@ public enum ScanMemory {
     /// walk's own reader keeps. A commit's diff reads again only the trees on the path to what it adds (the root,
     /// `packages/`, the project's), which the diff before read: the rest is a new release's subtrees, never read
     /// twice, which fill any larger cache on a shard whose releases hold many files. 8 MB filled on the large
-    /// bench shard; 3 MB took 5 MB off its peak RSS in no more time; 1 MB took another 2–3 MB off in no more CPU
-    /// (medians of 11 runs: 3.5 and 1.8 MB lower at 1.5 MB and 0.75 MB), and the default shard's peak did not move.
+    /// bench shard; 3 MB took 5 MB off its peak RSS in no more time; below that the gain is at the noise's edge
+    /// (medians of two A/Bs of 6 and 5 runs: 3.5 and −0.3 MB off at 1.5 MB, 3.1 and 1.8 MB at 0.75 MB), the CPU
+    /// time the same, and the default shard's peak did not move.
     public static let treeCacheBytes = 1 << 20
 
     /// Applies the settings; every scan and hunt calls it before reading (calling it again changes nothing).
