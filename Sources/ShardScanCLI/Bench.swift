@@ -10,10 +10,10 @@ import ShardScanStore
     import Darwin
 #endif
 
-/// `shardscan bench`: times scans of a benchmark shard against reading the same shard with git.
+/// `shardscan bench`: times scans of benchmark shards against reading the same shards with git.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time scans and hunts of a benchmark shard against reading it with git.",
+        abstract: "Time scans and hunts of benchmark shards against reading them with git.",
         discussion: """
             Each SHARD is a bare repository made by scripts/make-bench-shard: refs/heads/code at ~90% of its releases, \
             refs/bench/full at 100%, refs/bench/half at about half of code's content, and refs/bench/base at the \
