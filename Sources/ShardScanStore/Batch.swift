@@ -228,7 +228,14 @@ extension Store {
 /// thread's time writing a batch (perf, full scan of the default bench shard).
 private struct BlobRows {
     static let rowsPerStatement = 64
-    private static let insert = "INSERT OR REPLACE INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES "
+    private static let fullInsert = insert(rows: rowsPerStatement)
+
+    /// The statement inserting `rows` rows.
+    private static func insert(rows: Int) -> String {
+        "INSERT OR REPLACE INTO blob (oid, size, rule_set_id, skipped, match_count) VALUES "
+            + Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+    }
+
     private var rows: [(oid: ObjectID, values: [(any DatabaseValueConvertible)?])] = []
 
     /// Adds a blob's row: its size, rule set, skip reason and match count.
@@ -247,10 +254,10 @@ private struct BlobRows {
         var start = 0
         while start < ordered.count {
             let end = min(start + Self.rowsPerStatement, ordered.count)
-            let sql = Self.insert + Array(repeating: "(?, ?, ?, ?, ?)", count: end - start).joined(separator: ", ")
             // The full statement is prepared once a connection, a shorter last one once a batch.
             let statement =
-                try end - start == Self.rowsPerStatement ? db.cachedStatement(sql: sql) : db.makeStatement(sql: sql)
+                try end - start == Self.rowsPerStatement
+                ? db.cachedStatement(sql: Self.fullInsert) : db.makeStatement(sql: Self.insert(rows: end - start))
             try statement.execute(arguments: StatementArguments(ordered[start..<end].flatMap(\.values)))
             start = end
         }

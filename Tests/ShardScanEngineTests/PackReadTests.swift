@@ -123,8 +123,6 @@ import Testing
         }
     }
 
-    /// A pack whose bytes do not hash to the blob's id fails the shard with a message naming the blob; the
-    /// other shard is scanned.
     /// Every reader of a walk shares one mapping of each pack index, and libgit2, which listed the commits, keeps
     /// none: each mapping ends up resident whole, and on a shard of a million objects an index is 28 MB.
     @Test func aWalkMapsEachPackIndexOnce() throws {
@@ -158,6 +156,8 @@ import Testing
         for counts in seen { #expect(counts.sorted() == [0, 0, 1, 1], "\(counts)") }
     }
 
+    /// A pack whose bytes do not hash to the blob's id fails the shard with a message naming the blob; the
+    /// other shard is scanned.
     @Test func aCorruptPackEntryFailsTheShardNamingTheBlob() throws {
         let mirror = try Self.buildPackedMirror()
         let shard = mirror.shardPath("pypi-mirror-1")
